@@ -1,0 +1,96 @@
+"""Settings: `luigi.cfg` sections as `luigi.Config` classes, each value overridable by an env var.
+
+Precedence, highest first: a value passed in code, the environment variable, the
+command line (`--nse-base-url`), `luigi.cfg`, the default below. Environment wins
+over the file so that a systemd unit or CI can redirect a run without editing it.
+"""
+import os
+from pathlib import Path
+
+import luigi
+from luigi.parameter import ParameterVisibility
+
+
+class EnvConfig(luigi.Config):
+    """A luigi.Config whose parameters named in `env_vars` are read from the environment first."""
+
+    env_vars: dict[str, str] = {}
+
+    @classmethod
+    def get_param_values(cls, params, args, kwargs):
+        by_name = dict(params)
+        kwargs = dict(kwargs)
+        for name, var in cls.env_vars.items():
+            value = os.environ.get(var)
+            if name not in kwargs and value not in (None, ""):
+                kwargs[name] = by_name[name].parse(value)
+        return super().get_param_values(params, args, kwargs)
+
+
+class storage(EnvConfig):
+    """Where every target lives; paths under it come from `layout.py` alone."""
+
+    env_vars = {"data_dir": "DATA_DIR"}
+    data_dir = luigi.Parameter(default="./data", description="Root of raw, staging, lake and markers (env DATA_DIR)")
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_dir)
+
+
+class nse(EnvConfig):
+    """How we talk to NSE's archive: polite, bounded, retried."""
+
+    env_vars = {"base_url": "NSE_BASE_URL"}
+    base_url = luigi.Parameter(
+        default="https://nsearchives.nseindia.com", description="Archive host (env NSE_BASE_URL)"
+    )
+    user_agent = luigi.Parameter(
+        default=(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0 Safari/537.36"
+        ),
+        description="NSE refuses requests without a browser-like User-Agent",
+    )
+    referer = luigi.Parameter(default="https://www.nseindia.com/")
+    connect_timeout = luigi.FloatParameter(default=10.0, description="Seconds to connect")
+    read_timeout = luigi.FloatParameter(default=30.0, description="Seconds between bytes of the answer")
+    http_retries = luigi.IntParameter(
+        default=3, description="urllib3 retries within one attempt, for 429, 5xx and connection errors"
+    )
+    backoff_factor = luigi.FloatParameter(default=1.0, description="urllib3 backoff between those retries")
+    max_member_mb = luigi.IntParameter(
+        default=200, description="Largest uncompressed CSV accepted; guards against zip bombs"
+    )
+
+
+class clickhouse(EnvConfig):
+    """The warehouse: embedded chdb under DATA_DIR unless CLICKHOUSE_HOST names a server."""
+
+    env_vars = {
+        "host": "CLICKHOUSE_HOST",
+        "port": "CLICKHOUSE_PORT",
+        "user": "CLICKHOUSE_USER",
+        "password": "CLICKHOUSE_PASSWORD",
+        "database": "CLICKHOUSE_DATABASE",
+        "secure": "CLICKHOUSE_SECURE",
+        "chdb_path": "CHDB_PATH",
+    }
+    host = luigi.Parameter(default="", description="Server host; empty means embedded chdb (env CLICKHOUSE_HOST)")
+    port = luigi.IntParameter(default=8123, description="HTTP port (env CLICKHOUSE_PORT)")
+    user = luigi.Parameter(default="default", description="env CLICKHOUSE_USER")
+    password = luigi.Parameter(
+        default="",
+        significant=False,
+        visibility=ParameterVisibility.PRIVATE,
+        description="env CLICKHOUSE_PASSWORD; never logged or shown",
+    )
+    database = luigi.Parameter(default="nse", description="env CLICKHOUSE_DATABASE")
+    secure = luigi.BoolParameter(default=False, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
+                                 description="HTTPS to the server (env CLICKHOUSE_SECURE)")
+    cm_table = luigi.Parameter(default="cm_bhavcopy", description="Table for the equity bhavcopy")
+    chdb_path = luigi.Parameter(
+        default="", description="Embedded engine folder; empty means DATA_DIR/clickhouse (env CHDB_PATH)"
+    )
+    health_timeout = luigi.FloatParameter(default=5.0, description="Seconds for the SELECT 1 before a load")
+
