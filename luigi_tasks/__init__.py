@@ -1,0 +1,13 @@
+"""NSE bhavcopy -> Parquet lake -> ClickHouse, as Luigi tasks.
+
+`luigi --module luigi_tasks <Task>` finds every task here, RangeDaily included.
+"""
+from luigi.tools.range import RangeDaily  # noqa: F401  (so `--module luigi_tasks RangeDaily` works)
+
+from .tasks import (  # noqa: F401
+    BhavcopyETL,
+    DownloadBhavcopy,
+    NormalizeBhavcopy,
+    ParseBhavcopy,
+    WriteParquet,
+)

@@ -94,3 +94,21 @@ class clickhouse(EnvConfig):
     )
     health_timeout = luigi.FloatParameter(default=5.0, description="Seconds for the SELECT 1 before a load")
 
+
+class calendar(luigi.Config):
+    """Corrections to the NSE trading calendar before a release carries them (trading_calendar.py).
+
+    The name must be `calendar` for Luigi to read the `[calendar]` section; it shadows the stdlib
+    module only for code that imports it by that name. Lists are JSON in luigi.cfg:
+    `extra_closures = ["2027-01-26"]`.
+    """
+
+    extra_sessions = luigi.ListParameter(
+        default=[], description="ISO dates NSE trades on though the calendar says closed (special sessions)"
+    )
+    extra_closures = luigi.ListParameter(
+        default=[], description="ISO dates NSE is shut (sudden closures); these beat every other source"
+    )
+    publish_hour_ist = luigi.IntParameter(
+        default=19, description="Hour (IST, 0-23) from which today's bhavcopy is due; NSE posts around 19:00"
+    )

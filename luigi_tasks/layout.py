@@ -1,0 +1,75 @@
+"""Every path under DATA_DIR, decided by the dataset and the date alone.
+
+Tasks, `bulk_complete` and the status command all ask here, so they agree on what exists.
+Each stage keeps one flat folder per dataset, so checking a year of dates is one listing.
+"""
+from datetime import date
+from pathlib import Path
+
+# dataset -> (lake and ClickHouse table name, raw file suffix)
+DATASETS = {
+    "cm": ("cm_bhavcopy", ".zip"),
+}
+
+
+def lake_name(dataset: str) -> str:
+    return DATASETS[dataset][0]
+
+
+def _dated(root: Path, stage: str, dataset: str, day: date, suffix: str) -> Path:
+    return root / stage / dataset / f"{day.isoformat()}{suffix}"
+
+
+def raw_path(root: Path, dataset: str, day: date) -> Path:
+    """The file exactly as NSE served it; NSE's own name and the URL are in the sidecar."""
+    return _dated(root, "raw", dataset, day, DATASETS[dataset][1])
+
+
+def raw_sidecar_path(root: Path, dataset: str, day: date) -> Path:
+    return _dated(root, "raw", dataset, day, ".json")
+
+
+def staging_path(root: Path, dataset: str, day: date) -> Path:
+    return _dated(root, "staging", dataset, day, ".parquet")
+
+
+def normalized_path(root: Path, dataset: str, day: date) -> Path:
+    return _dated(root, "normalized", dataset, day, ".parquet")
+
+
+def rejects_path(root: Path, dataset: str, day: date) -> Path:
+    return _dated(root, "rejects", dataset, day, ".parquet")
+
+
+def lake_root(root: Path, dataset: str) -> Path:
+    return root / "lake" / lake_name(dataset)
+
+
+def lake_path(root: Path, dataset: str, day: date) -> Path:
+    """Hive partitions year=/month=/day=, one zstd file per day."""
+    partition = f"year={day.year:04d}/month={day.month:02d}/day={day.day:02d}"
+    return lake_root(root, dataset) / partition / f"{lake_name(dataset)}-{day.isoformat()}.parquet"
+
+
+def loaded_marker_path(root: Path, dataset: str, day: date) -> Path:
+    return _dated(root, "loaded", dataset, day, ".json")
+
+
+def chdb_path(root: Path) -> Path:
+    return root / "clickhouse"
+
+
+def dates_in(folder: Path, suffix: str) -> set[date]:
+    """Dates with a finished file in one stage folder: one listing, hidden temp files ignored."""
+    try:
+        names = [entry.name for entry in folder.iterdir()]
+    except FileNotFoundError:
+        return set()
+    found = set()
+    for name in names:
+        if name.endswith(suffix) and not name.startswith("."):
+            try:
+                found.add(date.fromisoformat(name[: -len(suffix)]))
+            except ValueError:
+                continue
+    return found

@@ -1,0 +1,42 @@
+"""The zip NSE serves: exactly one CSV member, under the name NSE uses, of a bounded size."""
+import io
+import zipfile
+from datetime import date
+
+from .errors import BhavcopyError
+
+
+def is_zip(body: bytes) -> bool:
+    return body[:4] == b"PK\x03\x04"
+
+
+def read_member(body: bytes, day: date, file: str, expected_member: str | None, max_bytes: int) -> tuple[str, bytes]:
+    """Return (member name, CSV bytes) or raise naming the day, the file and the problem.
+
+    The member name is checked against NSE's own so that a path like `../x.csv` can never
+    reach a filesystem call, and the declared and actual sizes are capped against zip bombs.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(body))
+    except zipfile.BadZipFile as exc:
+        raise BhavcopyError(day, file, f"not a readable zip ({exc}); {len(body)} bytes, truncated or not a zip") from None
+    with archive:
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        if len(members) != 1:
+            names = ", ".join(info.filename for info in members) or "none"
+            raise BhavcopyError(day, file, f"zip must hold exactly one CSV member, found {len(members)}: {names}")
+        info = members[0]
+        if expected_member is not None and info.filename != expected_member:
+            raise BhavcopyError(day, file, f"zip member {info.filename!r} is not NSE's name for this day ({expected_member!r})")
+        if not info.filename.lower().endswith(".csv"):
+            raise BhavcopyError(day, file, f"zip member {info.filename!r} is not a CSV file")
+        if info.file_size > max_bytes:
+            raise BhavcopyError(day, file, f"zip member {info.filename!r} declares {info.file_size} bytes, over the {max_bytes}-byte cap")
+        try:
+            with archive.open(info) as member:
+                data = member.read(max_bytes + 1)
+        except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile) as exc:
+            raise BhavcopyError(day, file, f"zip member {info.filename!r} is corrupt or truncated ({exc})") from None
+        if len(data) > max_bytes:
+            raise BhavcopyError(day, file, f"zip member {info.filename!r} inflates past the {max_bytes}-byte cap")
+        return info.filename, data

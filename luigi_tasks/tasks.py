@@ -1,0 +1,181 @@
+"""One Luigi task per stage. Each only wires: inputs, one output path, one pure function, metrics.
+
+Stage outputs are `AtomicLocalTarget`s under DATA_DIR (paths from `layout.py`); a target's
+existence is what says a stage is done, so deleting one reruns that stage and its dependants.
+Tasks record what they measured in `self.metrics`; `metrics.py` sends them elsewhere.
+"""
+import json
+import logging
+import os
+import time
+from datetime import date, datetime, timezone
+from functools import lru_cache
+
+import luigi
+
+from . import formats, lake, layout, quality, rawfile, source
+from .config import nse, storage
+from .targets import AtomicLocalTarget
+
+logger = logging.getLogger("luigi-interface")
+
+
+def previous_weekday(today: date) -> date:
+    day = date.fromordinal(today.toordinal() - 1)
+    while day.weekday() >= 5:
+        day = date.fromordinal(day.toordinal() - 1)
+    return day
+
+
+@lru_cache(maxsize=4)
+def _session(user_agent: str, referer: str, retries: int, backoff: float):
+    return source.make_session(user_agent, referer, retries, backoff)
+
+
+class DayTask(luigi.Task):
+    """A stage of one dataset on one trading day."""
+
+    date = luigi.DateParameter(description="Trade date, YYYY-MM-DD")
+    dataset = luigi.ChoiceParameter(choices=list(layout.DATASETS), default="cm", description="Which NSE file")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.metrics: dict[str, float] = {}
+
+    @property
+    def root(self):
+        return storage().root
+
+    def target(self, path_for) -> AtomicLocalTarget:
+        return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)))
+
+    def timed(self, name: str, started: float) -> None:
+        self.metrics[name] = round(time.perf_counter() - started, 6)
+
+
+class DownloadBhavcopy(DayTask):
+    """Fetch the day's file and keep it exactly as served, but only once it has passed its checks."""
+
+    def output(self):
+        return self.target(layout.raw_path)
+
+    def run(self):
+        started = time.perf_counter()
+        settings = nse()
+        max_bytes = settings.max_member_mb * 1024 * 1024
+        self.set_status_message(f"Downloading {self.dataset} {self.date}")
+        fetched = source.fetch(
+            _session(settings.user_agent, settings.referer, settings.http_retries, settings.backoff_factor),
+            settings.base_url,
+            self.dataset,
+            self.date,
+            (settings.connect_timeout, settings.read_timeout),
+            max_bytes,
+        )
+        member, csv_bytes = rawfile.read_member(fetched.body, self.date, fetched.url, fetched.member, max_bytes)
+        source_format = formats.peek(csv_bytes, self.date, member)
+        sidecar = {
+            "date": self.date.isoformat(),
+            "dataset": self.dataset,
+            "route": fetched.route,
+            "url": fetched.url,
+            "member": member,
+            "format": source_format,
+            "bytes": len(fetched.body),
+            "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        with self.target(layout.raw_sidecar_path).temporary_path() as path:
+            with open(path, "w") as handle:
+                json.dump(sidecar, handle, indent=1)
+        with self.output().temporary_path() as path:
+            with open(path, "wb") as handle:
+                handle.write(fetched.body)
+        self.timed("scrape_duration_seconds", started)
+
+
+class ParseBhavcopy(DayTask):
+    """Raw zip -> typed staging table in the source's own columns."""
+
+    def requires(self):
+        return DownloadBhavcopy(date=self.date, dataset=self.dataset)
+
+    def output(self):
+        return self.target(layout.staging_path)
+
+    def run(self):
+        started = time.perf_counter()
+        raw_file = self.input().path
+        with open(raw_file, "rb") as handle:
+            body = handle.read()
+        max_bytes = nse().max_member_mb * 1024 * 1024
+        member, csv_bytes = rawfile.read_member(body, self.date, raw_file, None, max_bytes)
+        table = formats.parse(csv_bytes, self.date, member)
+        with self.output().temporary_path() as path:
+            lake.write_table(table, path)
+        self.metrics["raw_rows_parsed"] = table.num_rows
+        self.timed("parse_duration_seconds", started)
+
+
+class NormalizeBhavcopy(DayTask):
+    """Map to the canonical schema and split good rows from rejects; the counts always add up."""
+
+    def requires(self):
+        return ParseBhavcopy(date=self.date, dataset=self.dataset)
+
+    def output(self):
+        return {"rows": self.target(layout.normalized_path), "rejects": self.target(layout.rejects_path)}
+
+    def run(self):
+        started = time.perf_counter()
+        staged = lake.read_table(self.input().path)
+        checked = quality.validate(formats.to_canonical(staged))
+        if checked.good.num_rows + checked.rejects.num_rows != staged.num_rows:
+            raise RuntimeError(f"{self.date} {self.input().path}: rows lost in validation")
+        outputs = self.output()
+        # Rejects first: the good rows' file is what marks the stage done.
+        with outputs["rejects"].temporary_path() as path:
+            lake.write_table(checked.rejects, path)
+        with outputs["rows"].temporary_path() as path:
+            lake.write_table(checked.good, path)
+        if checked.rejects.num_rows:
+            logger.warning("%s %s: %d rows rejected, see %s", self.dataset, self.date, checked.rejects.num_rows,
+                           outputs["rejects"].path)
+        if checked.price_outside_range_rows:
+            logger.warning("%s %s: %d rows have open or close outside [low, high] (kept)", self.dataset,
+                           self.date, checked.price_outside_range_rows)
+        self.metrics.update(
+            normalized_rows=checked.good.num_rows,
+            filtered_rows=checked.rejects.num_rows,
+            price_outside_range_rows=checked.price_outside_range_rows,
+        )
+        self.timed("normalize_duration_seconds", started)
+
+
+class WriteParquet(DayTask):
+    """Publish the day into the Hive-partitioned lake, all at once."""
+
+    def requires(self):
+        return NormalizeBhavcopy(date=self.date, dataset=self.dataset)
+
+    def output(self):
+        return self.target(layout.lake_path)
+
+    def run(self):
+        started = time.perf_counter()
+        table = lake.read_table(self.input()["rows"].path)
+        with self.output().temporary_path() as path:
+            lake.write_table(table, path)
+        self.metrics.update(
+            rows_written=table.num_rows,
+            parquet_size_mb=round(os.path.getsize(self.output().path) / 1e6, 6),
+        )
+        self.timed("write_duration_seconds", started)
+
+
+class BhavcopyETL(luigi.WrapperTask):
+    """Everything for one trading day: `luigi --module luigi_tasks BhavcopyETL --date 2025-06-18`."""
+
+    date = luigi.DateParameter(default=previous_weekday(date.today()), description="Trade date, YYYY-MM-DD")
+
+    def requires(self):
+        return WriteParquet(date=self.date, dataset="cm")

@@ -1,0 +1,59 @@
+"""Shared fixtures: a DATA_DIR per test, a local NSE archive on 127.0.0.1, and a Luigi runner."""
+from pathlib import Path
+
+import luigi
+import pytest
+from luigi.configuration import get_config
+
+from nse_server import NSEServer
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def luigi_config():
+    """Set luigi.cfg values for one test; they are restored afterwards."""
+    config = get_config()
+    saved = []
+
+    def set_value(section, option, value):
+        had = config.has_option(section, option)
+        saved.append((section, option, config.get(section, option) if had else None, had))
+        if not config.has_section(section):
+            config.add_section(section)
+        config.set(section, option, str(value))
+
+    yield set_value
+    for section, option, value, had in reversed(saved):
+        if had:
+            config.set(section, option, value)
+        else:
+            config.remove_option(section, option)
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    monkeypatch.setenv("DATA_DIR", str(root))
+    return root
+
+
+@pytest.fixture
+def nse_server(monkeypatch, luigi_config):
+    """NSE's archive, served from tests/data; retries are quick so fault tests stay fast."""
+    with NSEServer.from_folder(DATA) as server:
+        monkeypatch.setenv("NSE_BASE_URL", server.url)
+        luigi_config("nse", "backoff_factor", "0")
+        luigi_config("nse", "connect_timeout", "2")
+        luigi_config("nse", "read_timeout", "2")
+        yield server
+
+
+@pytest.fixture
+def run_tasks():
+    """Run tasks in-process on the local scheduler; returns Luigi's detailed result."""
+
+    def run(*tasks):
+        return luigi.build(list(tasks), local_scheduler=True, detailed_summary=True, workers=1, log_level="WARNING")
+
+    return run

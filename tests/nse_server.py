@@ -1,0 +1,132 @@
+"""A local stand-in for NSE's archive host: real files, NSE's own URL layout, scriptable faults.
+
+The layout is written out here from NSE's file names (not imported from the package), so a
+wrong route in `luigi_tasks.source` fails the tests instead of agreeing with itself.
+"""
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+NOT_FOUND_HTML = b"<!DOCTYPE html><html><head><title>404</title></head><body>Not Found</body></html>" * 40
+
+
+def nse_url_path(file_name: str) -> str:
+    """Where NSE publishes a file of this name."""
+    if m := re.fullmatch(r"cm(\d\d)([A-Z]{3})(\d{4})bhav\.csv\.zip", file_name):
+        return f"/content/historical/EQUITIES/{m[3]}/{m[2]}/{file_name}"
+    if m := re.fullmatch(r"fo(\d\d)([A-Z]{3})(\d{4})bhav\.csv\.zip", file_name):
+        return f"/content/historical/DERIVATIVES/{m[3]}/{m[2]}/{file_name}"
+    if file_name.startswith("BhavCopy_NSE_CM_"):
+        return f"/content/cm/{file_name}"
+    if file_name.startswith("BhavCopy_NSE_FO_"):
+        return f"/content/fo/{file_name}"
+    if file_name.startswith("sec_bhavdata_full_"):
+        return f"/products/content/{file_name}"
+    raise ValueError(f"not an NSE file name: {file_name}")
+
+
+@dataclass
+class Fault:
+    """What to answer instead of the file, for the first `times` requests (None: always)."""
+
+    status: int = 200
+    body: bytes | None = None
+    content_type: str = "application/zip"
+    times: int | None = None
+    delay: float = 0.0
+    cut_after: int | None = None  # send this many body bytes, then drop the connection
+    headers: dict = field(default_factory=dict)
+
+
+class NSEServer:
+    def __init__(self, files: dict[str, bytes]):
+        self.files = files  # url path -> body
+        self.faults: dict[str, Fault] = {}
+        self.requests: list[tuple[str, str]] = []  # (path, User-Agent)
+        self.lock = threading.Lock()
+        handler = self._handler()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> "NSEServer":
+        return cls({nse_url_path(p.name): p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()})
+
+    def put(self, file_name: str, body: bytes) -> str:
+        path = nse_url_path(file_name)
+        self.files[path] = body
+        return path
+
+    def remove(self, file_name: str) -> None:
+        self.files.pop(nse_url_path(file_name), None)
+
+    def fault(self, file_name: str, fault: Fault) -> None:
+        self.faults[nse_url_path(file_name)] = fault
+
+    def paths_requested(self) -> list[str]:
+        return [path for path, _ in self.requests]
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                path = self.path.split("?", 1)[0]
+                with server.lock:
+                    server.requests.append((path, self.headers.get("User-Agent", "")))
+                    fault = server.faults.get(path)
+                    if fault is not None and fault.times is not None:
+                        if fault.times <= 0:
+                            fault = None
+                        else:
+                            fault.times -= 1
+                if fault is not None:
+                    return self._answer_fault(path, fault)
+                body = server.files.get(path)
+                if body is None:
+                    return self._send(404, NOT_FOUND_HTML, "text/html")
+                return self._send(200, body, "application/zip" if path.endswith(".zip") else "text/csv")
+
+            def _answer_fault(self, path, fault):
+                if fault.delay:
+                    time.sleep(fault.delay)
+                body = fault.body if fault.body is not None else server.files.get(path, b"")
+                if fault.cut_after is not None:
+                    self.send_response(fault.status)
+                    self.send_header("Content-Type", fault.content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[: fault.cut_after])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self._send(fault.status, body, fault.content_type, fault.headers)
+
+            def _send(self, status, body, content_type, headers=None):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
