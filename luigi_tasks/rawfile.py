@@ -1,6 +1,7 @@
 """The zip NSE serves: exactly one CSV member, under the name NSE uses, of a bounded size."""
 import io
 import zipfile
+import zlib
 from datetime import date
 
 from .errors import BhavcopyError
@@ -35,7 +36,7 @@ def read_member(body: bytes, day: date, file: str, expected_member: str | None, 
         try:
             with archive.open(info) as member:
                 data = member.read(max_bytes + 1)
-        except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, zipfile.LargeZipFile) as exc:
             raise BhavcopyError(day, file, f"zip member {info.filename!r} is corrupt or truncated ({exc})") from None
         if len(data) > max_bytes:
             raise BhavcopyError(day, file, f"zip member {info.filename!r} inflates past the {max_bytes}-byte cap")

@@ -49,6 +49,13 @@ class DayTask(luigi.Task):
     def target(self, path_for) -> AtomicLocalTarget:
         return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)))
 
+    def report(self, message: str, percent: int | None = None) -> None:
+        """Status for the visualiser; the worker sets these callbacks, a direct run() has none."""
+        if self.set_status_message:
+            self.set_status_message(message)
+        if percent is not None and self.set_progress_percentage:
+            self.set_progress_percentage(percent)
+
     def timed(self, name: str, started: float) -> None:
         self.metrics[name] = round(time.perf_counter() - started, 6)
 
@@ -63,7 +70,7 @@ class DownloadBhavcopy(DayTask):
         started = time.perf_counter()
         settings = nse()
         max_bytes = settings.max_member_mb * 1024 * 1024
-        self.set_status_message(f"Downloading {self.dataset} {self.date}")
+        self.report(f"Downloading {self.dataset} {self.date}", 0)
         fetched = source.fetch(
             _session(settings.user_agent, settings.referer, settings.http_retries, settings.backoff_factor),
             settings.base_url,

@@ -167,3 +167,98 @@ def test_stage_tasks_share_one_path_layout(data_dir):
     assert DownloadBhavcopy(date=UDIFF_DAY).output().path == os.fspath(data_dir / "raw/cm/2025-06-18.zip")
     assert ParseBhavcopy(date=UDIFF_DAY).output().path.endswith("staging/cm/2025-06-18.parquet")
     assert NormalizeBhavcopy(date=UDIFF_DAY).output()["rejects"].path.endswith("rejects/cm/2025-06-18.parquet")
+
+
+# ---- bad input: a clear error naming date, file and problem, and no target written ----
+
+def repack(member: str, text: str | bytes, extra: dict | None = None) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(member, text)
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def fixture_text(file_name: str) -> str:
+    with zipfile.ZipFile(DATA / file_name) as archive:
+        return archive.read(archive.namelist()[0]).decode()
+
+
+UDIFF_MEMBER = UDIFF_FILE[: -len(".zip")]
+
+
+def assert_download_fails(data_dir, run_tasks, day, message):
+    """The stage fails through Luigi, leaves no file of its own, and says why when run directly."""
+    result = run_tasks(BhavcopyETL(date=day))
+    assert result.status == LuigiStatusCode.FAILED
+    assert not (data_dir / "raw").exists() or list((data_dir / "raw").rglob("*")) == [data_dir / "raw" / "cm"]
+    assert not (data_dir / "lake").exists()
+    with pytest.raises(Exception, match=message):
+        DownloadBhavcopy(date=day).run()
+    assert not layout.raw_path(data_dir, "cm", day).exists()
+
+
+def test_html_page_with_200_fails_without_target(data_dir, nse_server, run_tasks):
+    from nse_server import Fault
+
+    html = Fault(body=b"<!DOCTYPE html><html>maintenance</html>", content_type="text/html")
+    nse_server.fault(UDIFF_FILE, html)
+    nse_server.fault("cm18JUN2025bhav.csv.zip", html)
+    assert_download_fails(data_dir, run_tasks, UDIFF_DAY, r"no bhavcopy published for 2025-06-18 at .* \(HTTP 200 with an HTML page\)")
+
+
+def test_404_fails_with_no_bhavcopy_message(data_dir, nse_server, run_tasks):
+    assert_download_fails(data_dir, run_tasks, date(2025, 6, 20), r"no bhavcopy published for 2025-06-20 at http://127\.0\.0\.1:\d+/content/cm/BhavCopy_NSE_CM_0_0_0_20250620_F_0000\.csv\.zip \(HTTP 404\)")
+
+
+def test_403_fails_with_no_bhavcopy_message(data_dir, nse_server, run_tasks):
+    from nse_server import Fault
+
+    nse_server.fault(UDIFF_FILE, Fault(status=403, body=b"denied", content_type="text/plain"))
+    assert_download_fails(data_dir, run_tasks, UDIFF_DAY, r"no bhavcopy published for 2025-06-18 at .*\(HTTP 403\)")
+
+
+def test_truncated_zip_fails_without_target(data_dir, nse_server, run_tasks):
+    body = (DATA / UDIFF_FILE).read_bytes()
+    nse_server.put(UDIFF_FILE, body[:50_000])
+    assert_download_fails(data_dir, run_tasks, UDIFF_DAY, r"2025-06-18 http://.*BhavCopy_NSE_CM_0_0_0_20250618_F_0000\.csv\.zip: not a readable zip")
+
+
+def test_zip_with_two_members_fails(data_dir, nse_server, run_tasks):
+    nse_server.put(UDIFF_FILE, repack(UDIFF_MEMBER, fixture_text(UDIFF_FILE), {"notes.txt": "x"}))
+    assert_download_fails(data_dir, run_tasks, UDIFF_DAY, "exactly one CSV member, found 2")
+
+
+def test_wrong_date_inside_fails(data_dir, nse_server, run_tasks):
+    """The 19th's content under the 18th's name: what NSE did on a holiday with the delivery file."""
+    nse_server.put(UDIFF_FILE, repack(UDIFF_MEMBER, fixture_text("BhavCopy_NSE_CM_0_0_0_20250619_F_0000.csv.zip")))
+    assert_download_fails(data_dir, run_tasks, UDIFF_DAY,
+                          r"^2025-06-18 BhavCopy_NSE_CM_0_0_0_20250618_F_0000\.csv: wrong trade date inside the file: 2025-06-19")
+
+
+def test_unknown_header_fails(data_dir, nse_server, run_tasks):
+    text = fixture_text(UDIFF_FILE).replace("TckrSymb", "Ticker", 1)
+    nse_server.put(UDIFF_FILE, repack(UDIFF_MEMBER, text))
+    assert_download_fails(data_dir, run_tasks, UDIFF_DAY, r"2025-06-18 BhavCopy_NSE_CM_0_0_0_20250618_F_0000\.csv: unknown header")
+
+
+def test_bad_rows_land_in_rejects_and_nothing_is_lost(data_dir, nse_server, run_tasks):
+    lines = fixture_text(UDIFF_FILE).splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    fields = [line.split(",") for line in rows[:4]]
+    fields[0][7] = ""  # TckrSymb: missing symbol
+    fields[1][24] = "-5"  # TtlTradgVol: negative volume
+    fields[2][15], fields[2][16] = "1.00", "2.00"  # HghPric < LwPric
+    duplicate = ",".join(fields[3])
+    bad = [",".join(f) for f in fields[:3]]
+    text = header + "".join(bad) + "".join(rows[3:]) + duplicate
+    nse_server.put(UDIFF_FILE, repack(UDIFF_MEMBER, text))
+
+    assert run_tasks(BhavcopyETL(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
+    rejects = pq.read_table(layout.rejects_path(data_dir, "cm", UDIFF_DAY)).to_pylist()
+    reasons = sorted(r["reason"] for r in rejects)
+    assert reasons == ["duplicate row", "high < low", "missing or negative volume", "missing symbol"]
+    lake = pq.read_table(layout.lake_path(data_dir, "cm", UDIFF_DAY))
+    assert lake.num_rows + len(rejects) == len(rows) + 1
+    assert lake.num_rows == 2993 - 3

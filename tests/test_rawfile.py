@@ -1,0 +1,60 @@
+"""Zip checks: one CSV member under NSE's name, bounded size, readable to the end."""
+import io
+import zipfile
+from datetime import date
+
+import pytest
+
+from luigi_tasks import rawfile
+from luigi_tasks.errors import BhavcopyError
+
+from conftest import DATA
+
+DAY = date(2025, 6, 18)
+MEMBER = "BhavCopy_NSE_CM_0_0_0_20250618_F_0000.csv"
+BODY = (DATA / f"{MEMBER}.zip").read_bytes()
+
+
+def make_zip(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_reads_the_one_member_of_a_real_file():
+    name, data = rawfile.read_member(BODY, DAY, "f.zip", MEMBER, 10**8)
+    assert name == MEMBER
+    assert data.startswith(b"TradDt,BizDt,") and len(data) == 517153
+
+
+def test_truncated_zip_is_rejected_naming_date_and_file():
+    with pytest.raises(BhavcopyError, match=r"^2025-06-18 f\.zip: not a readable zip .*truncated") :
+        rawfile.read_member(BODY[: len(BODY) // 2], DAY, "f.zip", MEMBER, 10**8)
+
+
+def test_two_members_are_rejected():
+    body = make_zip({MEMBER: b"a", "other.csv": b"b"})
+    with pytest.raises(BhavcopyError, match="exactly one CSV member, found 2"):
+        rawfile.read_member(body, DAY, "f.zip", MEMBER, 10**8)
+
+
+@pytest.mark.parametrize("name", ["../x.csv", "/etc/passwd.csv", "cm18JUN2025bhav.csv"])
+def test_member_name_other_than_nses_is_rejected(name):
+    with pytest.raises(BhavcopyError, match="is not NSE's name for this day"):
+        rawfile.read_member(make_zip({name: b"x"}), DAY, "f.zip", MEMBER, 10**8)
+
+
+def test_zip_bomb_is_capped():
+    bomb = make_zip({MEMBER: b"0" * (20 * 1024 * 1024)})
+    assert len(bomb) < 100_000
+    with pytest.raises(BhavcopyError, match="over the 1048576-byte cap"):
+        rawfile.read_member(bomb, DAY, "f.zip", MEMBER, 1024 * 1024)
+
+
+def test_corrupt_member_data_is_rejected():
+    body = bytearray(BODY)
+    body[200:210] = b"\x00" * 10  # inside the compressed data: CRC or inflate fails
+    with pytest.raises(BhavcopyError, match="corrupt or truncated"):
+        rawfile.read_member(bytes(body), DAY, "f.zip", MEMBER, 10**8)

@@ -1,0 +1,112 @@
+"""The archive source over real HTTP: routes, headers, no-file answers, retries and bounds."""
+import time
+from datetime import date
+
+import pytest
+
+from luigi_tasks import source
+from luigi_tasks.errors import BhavcopyError, NoFileError
+
+from conftest import DATA
+from nse_server import Fault
+
+UDIFF_DAY, UDIFF_FILE = date(2025, 6, 18), "BhavCopy_NSE_CM_0_0_0_20250618_F_0000.csv.zip"
+LEGACY_DAY, LEGACY_FILE = date(2022, 12, 1), "cm01DEC2022bhav.csv.zip"
+MAX = 50 * 1024 * 1024
+
+
+def fetch(server, day, retries=2, timeout=(2, 2), total_seconds=300.0):
+    session = source.make_session("Mozilla/5.0 test", "https://www.nseindia.com/", retries, 0)
+    return source.fetch(session, server.url, "cm", day, timeout, MAX, total_seconds)
+
+
+def test_routes_follow_nse_layout_and_the_format_switch():
+    assert [r.path(date(2024, 7, 8)) for r in source.routes_for("cm", date(2024, 7, 8))] == [
+        "/content/cm/BhavCopy_NSE_CM_0_0_0_20240708_F_0000.csv.zip",
+        "/content/historical/EQUITIES/2024/JUL/cm08JUL2024bhav.csv.zip",
+    ]
+    assert [r.name for r in source.routes_for("cm", date(2024, 7, 5))] == ["cm-legacy", "cm-udiff"]
+    assert source.routes_for("cm", date(2022, 12, 1))[0].member(date(2022, 12, 1)) == "cm01DEC2022bhav.csv"
+
+
+@pytest.mark.parametrize("day, file_name", [(UDIFF_DAY, UDIFF_FILE), (LEGACY_DAY, LEGACY_FILE)])
+def test_fetch_returns_the_bytes_served_and_sends_browser_headers(nse_server, day, file_name):
+    fetched = fetch(nse_server, day)
+    assert fetched.body == (DATA / file_name).read_bytes()
+    assert fetched.member == file_name[: -len(".zip")]
+    assert nse_server.requests[-1][1] == "Mozilla/5.0 test"
+
+
+def test_404_on_every_route_names_the_date_url_and_status(nse_server):
+    with pytest.raises(NoFileError) as caught:
+        fetch(nse_server, date(2025, 6, 20))
+    message = str(caught.value)
+    assert message.startswith(
+        f"no bhavcopy published for 2025-06-20 at {nse_server.url}/content/cm/BhavCopy_NSE_CM_0_0_0_20250620_F_0000.csv.zip (HTTP 404)"
+    )
+    assert "also tried" in message and "cm20JUN2025bhav.csv.zip (HTTP 404)" in message
+
+
+def test_403_counts_as_no_file(nse_server):
+    nse_server.fault(UDIFF_FILE, Fault(status=403, body=b"Access Denied", content_type="text/plain"))
+    with pytest.raises(NoFileError, match=r"no bhavcopy published for 2025-06-18 at .* \(HTTP 403\)"):
+        fetch(nse_server, UDIFF_DAY)
+
+
+def test_200_with_html_page_counts_as_no_file(nse_server):
+    nse_server.fault(UDIFF_FILE, Fault(body=b"<html><body>Resource not available</body></html>", content_type="text/html"))
+    with pytest.raises(NoFileError, match=r"HTTP 200 with an HTML page"):
+        fetch(nse_server, UDIFF_DAY)
+
+
+def test_503_twice_then_success_is_retried_by_urllib3(nse_server):
+    nse_server.fault(UDIFF_FILE, Fault(status=503, body=b"busy", content_type="text/plain", times=2))
+    fetched = fetch(nse_server, UDIFF_DAY, retries=3)
+    assert fetched.body == (DATA / UDIFF_FILE).read_bytes()
+    assert nse_server.paths_requested().count(f"/content/cm/{UDIFF_FILE}") == 3
+
+
+def test_429_with_retry_after_is_retried(nse_server):
+    nse_server.fault(UDIFF_FILE, Fault(status=429, body=b"slow down", content_type="text/plain", times=1,
+                                       headers={"Retry-After": "0"}))
+    assert fetch(nse_server, UDIFF_DAY).body == (DATA / UDIFF_FILE).read_bytes()
+
+
+def test_persistent_503_is_an_error_not_a_missing_file(nse_server):
+    nse_server.fault(UDIFF_FILE, Fault(status=503, body=b"busy", content_type="text/plain"))
+    with pytest.raises(BhavcopyError, match=r"2025-06-18 .*BhavCopy.*HTTP 503 after retries") as caught:
+        fetch(nse_server, UDIFF_DAY, retries=1)
+    assert not isinstance(caught.value, NoFileError)
+
+
+def test_slow_server_is_bounded_by_the_read_timeout(nse_server):
+    nse_server.fault(UDIFF_FILE, Fault(delay=3))
+    started = time.monotonic()
+    with pytest.raises(BhavcopyError, match="2025-06-18"):
+        fetch(nse_server, UDIFF_DAY, retries=0, timeout=(1, 0.5))
+    assert time.monotonic() - started < 2.5
+
+
+def test_connection_reset_mid_body_is_an_error(nse_server):
+    nse_server.fault(UDIFF_FILE, Fault(cut_after=1000))
+    with pytest.raises(BhavcopyError, match=r"2025-06-18 .*connection failed while reading the body"):
+        fetch(nse_server, UDIFF_DAY, retries=0)
+
+
+def test_closed_port_is_a_clear_error():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    session = source.make_session("ua", "ref", 0, 0)
+    with pytest.raises(BhavcopyError, match=r"2025-06-18 http://127.0.0.1:\d+/content/cm/.*request failed"):
+        source.fetch(session, f"http://127.0.0.1:{port}", "cm", UDIFF_DAY, (1, 1), MAX)
+
+
+def test_redirect_to_another_host_is_refused(nse_server):
+    nse_server.fault(UDIFF_FILE, Fault(status=302, body=b"", content_type="text/plain",
+                                       headers={"Location": "http://evil.example/x.zip"}))
+    with pytest.raises(BhavcopyError, match="only 127.0.0.1"):
+        fetch(nse_server, UDIFF_DAY)
+    assert all(path.startswith("/content/") for path in nse_server.paths_requested())
