@@ -13,18 +13,28 @@ from functools import lru_cache
 
 import luigi
 
-from . import formats, lake, layout, quality, rawfile, source
-from .config import nse, storage
+from . import formats, lake, layout, quality, rawfile, source, trading_calendar
+from .config import calendar, nse, storage
 from .targets import AtomicLocalTarget
 
 logger = logging.getLogger("luigi-interface")
 
 
-def previous_weekday(today: date) -> date:
-    day = date.fromordinal(today.toordinal() - 1)
-    while day.weekday() >= 5:
-        day = date.fromordinal(day.toordinal() - 1)
-    return day
+def _calendar_overrides() -> dict:
+    settings = calendar()
+    return {"extra_sessions": settings.extra_sessions, "extra_closures": settings.extra_closures}
+
+
+def is_session(day: date) -> bool:
+    """NSE's calendar with the `[calendar]` overrides from luigi.cfg."""
+    return trading_calendar.is_session(day, **_calendar_overrides())
+
+
+def default_trade_date() -> date:
+    """The latest session whose file is due now (NSE publishes around 19:00 IST)."""
+    return trading_calendar.previous_business_day(
+        datetime.now(timezone.utc), publish_hour_ist=calendar().publish_hour_ist, **_calendar_overrides()
+    )
 
 
 @lru_cache(maxsize=4)
@@ -182,7 +192,12 @@ class WriteParquet(DayTask):
 class BhavcopyETL(luigi.WrapperTask):
     """Everything for one trading day: `luigi --module luigi_tasks BhavcopyETL --date 2025-06-18`."""
 
-    date = luigi.DateParameter(default=previous_weekday(date.today()), description="Trade date, YYYY-MM-DD")
+    date = luigi.DateParameter(
+        default=default_trade_date(), description="Trade date, YYYY-MM-DD; default: the latest session due"
+    )
 
     def requires(self):
+        """Nothing on a day NSE is closed: such a day is complete and costs no request."""
+        if not is_session(self.date):
+            return []
         return WriteParquet(date=self.date, dataset="cm")

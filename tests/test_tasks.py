@@ -262,3 +262,29 @@ def test_bad_rows_land_in_rejects_and_nothing_is_lost(data_dir, nse_server, run_
     lake = pq.read_table(layout.lake_path(data_dir, "cm", UDIFF_DAY))
     assert lake.num_rows + len(rejects) == len(rows) + 1
     assert lake.num_rows == 2993 - 3
+
+
+# ---- the trading calendar decides what a day needs ----
+
+@pytest.mark.parametrize("closed", [date(2025, 6, 21), date(2024, 1, 26), date(2024, 1, 22)])
+def test_closed_day_is_complete_and_makes_no_request(data_dir, nse_server, run_tasks, closed):
+    task = BhavcopyETL(date=closed)
+    assert task.complete()
+    assert run_tasks(task).status == LuigiStatusCode.SUCCESS
+    assert nse_server.requests == []
+    assert not data_dir.exists() or list(data_dir.rglob("*.parquet")) == []
+
+
+@pytest.mark.parametrize("special", [date(2024, 1, 20), date(2024, 11, 1)])
+def test_special_session_runs_normally(data_dir, nse_server, run_tasks, special):
+    """A Saturday session and a Muhurat session on a holiday both have files."""
+    name = f"cm{special:%d}{special.strftime('%b').upper()}{special:%Y}bhav.csv.zip"
+    if special >= date(2024, 7, 8):
+        member = f"BhavCopy_NSE_CM_0_0_0_{special:%Y%m%d}_F_0000.csv"
+        text = fixture_text(UDIFF_FILE).replace("2025-06-18", special.isoformat())
+        nse_server.put(member + ".zip", repack(member, text))
+    else:
+        nse_server.put(name, redate_legacy_zip((DATA / LEGACY_FILE).read_bytes(), special))
+    assert not BhavcopyETL(date=special).complete()
+    assert run_tasks(BhavcopyETL(date=special)).status == LuigiStatusCode.SUCCESS
+    assert pq.read_table(layout.lake_path(data_dir, "cm", special))["trade_date"].to_pylist()[0] == special
