@@ -112,3 +112,16 @@ class calendar(luigi.Config):
     publish_hour_ist = luigi.IntParameter(
         default=19, description="Hour (IST, 0-23) from which today's bhavcopy is due; NSE posts around 19:00"
     )
+
+
+class tracking(EnvConfig):
+    """Where run metrics go (metrics.py). MLflow being down never fails or stalls a run."""
+
+    env_vars = {"uri": "MLFLOW_TRACKING_URI", "enabled": "MLFLOW_ENABLED"}
+    enabled = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
+                                  description="Send run metrics to MLflow (env MLFLOW_ENABLED)")
+    uri = luigi.Parameter(default="", description="MLflow store; empty means sqlite:///DATA_DIR/mlflow.db "
+                                                   "(env MLFLOW_TRACKING_URI)")
+    experiment = luigi.Parameter(default="nse-bhavcopy-etl", description="MLflow experiment name")
+    request_timeout = luigi.IntParameter(default=5, description="Seconds per MLflow HTTP request")
+    request_retries = luigi.IntParameter(default=0, description="MLflow HTTP retries; its default blocks ~4 min")

@@ -2,12 +2,11 @@
 
 Stage outputs are `AtomicLocalTarget`s under DATA_DIR (paths from `layout.py`); a target's
 existence is what says a stage is done, so deleting one reruns that stage and its dependants.
-Tasks record what they measured in `self.metrics`; `metrics.py` sends them elsewhere.
+Tasks record counts in `self.metrics`; `metrics.py` adds durations and sends both to MLflow.
 """
 import json
 import logging
 import os
-import time
 from datetime import date, datetime, timezone
 from functools import lru_cache
 
@@ -66,9 +65,6 @@ class DayTask(luigi.Task):
         if percent is not None and self.set_progress_percentage:
             self.set_progress_percentage(percent)
 
-    def timed(self, name: str, started: float) -> None:
-        self.metrics[name] = round(time.perf_counter() - started, 6)
-
 
 class DownloadBhavcopy(DayTask):
     """Fetch the day's file and keep it exactly as served, but only once it has passed its checks."""
@@ -77,7 +73,6 @@ class DownloadBhavcopy(DayTask):
         return self.target(layout.raw_path)
 
     def run(self):
-        started = time.perf_counter()
         settings = nse()
         max_bytes = settings.max_member_mb * 1024 * 1024
         self.report(f"Downloading {self.dataset} {self.date}", 0)
@@ -107,7 +102,6 @@ class DownloadBhavcopy(DayTask):
         with self.output().temporary_path() as path:
             with open(path, "wb") as handle:
                 handle.write(fetched.body)
-        self.timed("scrape_duration_seconds", started)
 
 
 class ParseBhavcopy(DayTask):
@@ -120,7 +114,6 @@ class ParseBhavcopy(DayTask):
         return self.target(layout.staging_path)
 
     def run(self):
-        started = time.perf_counter()
         raw_file = self.input().path
         with open(raw_file, "rb") as handle:
             body = handle.read()
@@ -130,7 +123,6 @@ class ParseBhavcopy(DayTask):
         with self.output().temporary_path() as path:
             lake.write_table(table, path)
         self.metrics["raw_rows_parsed"] = table.num_rows
-        self.timed("parse_duration_seconds", started)
 
 
 class NormalizeBhavcopy(DayTask):
@@ -143,7 +135,6 @@ class NormalizeBhavcopy(DayTask):
         return {"rows": self.target(layout.normalized_path), "rejects": self.target(layout.rejects_path)}
 
     def run(self):
-        started = time.perf_counter()
         staged = lake.read_table(self.input().path)
         checked = quality.validate(formats.to_canonical(staged))
         if checked.good.num_rows + checked.rejects.num_rows != staged.num_rows:
@@ -165,7 +156,6 @@ class NormalizeBhavcopy(DayTask):
             filtered_rows=checked.rejects.num_rows,
             price_outside_range_rows=checked.price_outside_range_rows,
         )
-        self.timed("normalize_duration_seconds", started)
 
 
 class WriteParquet(DayTask):
@@ -178,7 +168,6 @@ class WriteParquet(DayTask):
         return self.target(layout.lake_path)
 
     def run(self):
-        started = time.perf_counter()
         table = lake.read_table(self.input()["rows"].path)
         with self.output().temporary_path() as path:
             lake.write_table(table, path)
@@ -186,7 +175,6 @@ class WriteParquet(DayTask):
             rows_written=table.num_rows,
             parquet_size_mb=round(os.path.getsize(self.output().path) / 1e6, 6),
         )
-        self.timed("write_duration_seconds", started)
 
 
 class BhavcopyETL(luigi.WrapperTask):
@@ -194,6 +182,10 @@ class BhavcopyETL(luigi.WrapperTask):
 
     date = luigi.DateParameter(
         default=default_trade_date(), description="Trade date, YYYY-MM-DD; default: the latest session due"
+    )
+    load_to_clickhouse = luigi.BoolParameter(
+        default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
+        description="Also load the day into ClickHouse (--load-to-clickhouse false for the lake alone)",
     )
 
     def requires(self):

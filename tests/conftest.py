@@ -31,6 +31,18 @@ def luigi_config():
             config.remove_option(section, option)
 
 
+@pytest.fixture(scope="session")
+def mlflow_uri(tmp_path_factory):
+    """One real MLflow store for the session: creating a sqlite store costs about 2 s."""
+    return "sqlite:///" + str(tmp_path_factory.mktemp("mlflow") / "mlflow.db")
+
+
+@pytest.fixture(autouse=True)
+def mlflow_store(mlflow_uri, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
+    return mlflow_uri
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     root = tmp_path / "data"
