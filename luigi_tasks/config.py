@@ -125,3 +125,13 @@ class tracking(EnvConfig):
     experiment = luigi.Parameter(default="nse-bhavcopy-etl", description="MLflow experiment name")
     request_timeout = luigi.IntParameter(default=5, description="Seconds per MLflow HTTP request")
     request_retries = luigi.IntParameter(default=0, description="MLflow HTTP retries; its default blocks ~4 min")
+
+
+class retries(luigi.Config):
+    """Attempts per stage within one run (Luigi's retry_count); the delay is `[scheduler] retry_delay`."""
+
+    download = luigi.IntParameter(default=3, description="Attempts for DownloadBhavcopy")
+    parse = luigi.IntParameter(default=2, description="Attempts for ParseBhavcopy")
+    normalize = luigi.IntParameter(default=2, description="Attempts for NormalizeBhavcopy")
+    write = luigi.IntParameter(default=2, description="Attempts for WriteParquet")
+    load = luigi.IntParameter(default=3, description="Attempts for LoadClickHouse")

@@ -3,6 +3,7 @@
 Tasks, `bulk_complete` and the status command all ask here, so they agree on what exists.
 Each stage keeps one flat folder per dataset, so checking a year of dates is one listing.
 """
+import os
 from datetime import date
 from pathlib import Path
 
@@ -72,4 +73,19 @@ def dates_in(folder: Path, suffix: str) -> set[date]:
                 found.add(date.fromisoformat(name[: -len(suffix)]))
             except ValueError:
                 continue
+    return found
+
+
+def lake_dates(root: Path, dataset: str) -> set[date]:
+    """Dates with a published lake file: one walk of the partition folders."""
+    prefix, found = f"{lake_name(dataset)}-", set()
+    for folder, _, files in os.walk(lake_root(root, dataset)):
+        for name in files:
+            if name.startswith(prefix) and name.endswith(".parquet"):
+                try:
+                    day = date.fromisoformat(name[len(prefix): -len(".parquet")])
+                except ValueError:
+                    continue
+                if Path(folder) / name == lake_path(root, dataset, day):
+                    found.add(day)
     return found

@@ -13,7 +13,7 @@ from functools import lru_cache
 import luigi
 
 from . import formats, lake, layout, quality, rawfile, source, trading_calendar
-from .config import calendar, nse, storage
+from .config import calendar, nse, retries, storage
 from .targets import AtomicLocalTarget
 
 logger = logging.getLogger("luigi-interface")
@@ -58,6 +58,13 @@ class DayTask(luigi.Task):
     def target(self, path_for) -> AtomicLocalTarget:
         return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)))
 
+    attempts_setting = ""  # which `[retries]` option bounds this stage's attempts
+
+    @property
+    def retry_count(self):
+        """Luigi's per-task retry policy, read from `[retries]` in luigi.cfg."""
+        return getattr(retries(), self.attempts_setting)
+
     def report(self, message: str, percent: int | None = None) -> None:
         """Status for the visualiser; the worker sets these callbacks, a direct run() has none."""
         if self.set_status_message:
@@ -68,6 +75,8 @@ class DayTask(luigi.Task):
 
 class DownloadBhavcopy(DayTask):
     """Fetch the day's file and keep it exactly as served, but only once it has passed its checks."""
+
+    attempts_setting = "download"
 
     def output(self):
         return self.target(layout.raw_path)
@@ -107,6 +116,8 @@ class DownloadBhavcopy(DayTask):
 class ParseBhavcopy(DayTask):
     """Raw zip -> typed staging table in the source's own columns."""
 
+    attempts_setting = "parse"
+
     def requires(self):
         return DownloadBhavcopy(date=self.date, dataset=self.dataset)
 
@@ -127,6 +138,8 @@ class ParseBhavcopy(DayTask):
 
 class NormalizeBhavcopy(DayTask):
     """Map to the canonical schema and split good rows from rejects; the counts always add up."""
+
+    attempts_setting = "normalize"
 
     def requires(self):
         return ParseBhavcopy(date=self.date, dataset=self.dataset)
@@ -161,6 +174,8 @@ class NormalizeBhavcopy(DayTask):
 class WriteParquet(DayTask):
     """Publish the day into the Hive-partitioned lake, all at once."""
 
+    attempts_setting = "write"
+
     def requires(self):
         return NormalizeBhavcopy(date=self.date, dataset=self.dataset)
 
@@ -187,6 +202,23 @@ class BhavcopyETL(luigi.WrapperTask):
         default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
         description="Also load the day into ClickHouse (--load-to-clickhouse false for the lake alone)",
     )
+
+    @classmethod
+    def bulk_complete(cls, parameter_tuples):
+        """RangeDaily's question for many dates, answered with one listing of the final stage.
+
+        `cls` may be a functools.partial carrying RangeDaily's --of-params, hence `cls(date=...)`.
+        """
+        days = list(parameter_tuples)
+        if not days:
+            return []
+        probe = cls(date=days[0])
+        root = storage().root
+        if probe.load_to_clickhouse:
+            done = layout.dates_in(layout.loaded_marker_path(root, "cm", days[0]).parent, ".json")
+        else:
+            done = layout.lake_dates(root, "cm")
+        return [day for day in days if day in done or not is_session(day)]
 
     def requires(self):
         """Nothing on a day NSE is closed: such a day is complete and costs no request."""

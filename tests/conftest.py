@@ -38,6 +38,12 @@ def mlflow_uri(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def one_attempt(luigi_config):
+    """luigi.cfg retries a failed stage for minutes; tests that want retries turn them on."""
+    luigi_config("worker", "keep_alive", "false")
+
+
+@pytest.fixture(autouse=True)
 def mlflow_store(mlflow_uri, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
     return mlflow_uri
