@@ -1,0 +1,274 @@
+"""ClickHouse side of the pipeline: connect, create the table, replace one trade date.
+
+Pure module (no luigi, no mlflow): the Luigi task reads `config.clickhouse` and passes
+plain values in, so this can be tested against a real embedded engine (chdb).
+
+Values always travel as server-side parameters (`{d:Date}`); identifiers cannot, so
+they are validated against a strict pattern and backtick-quoted before use.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import threading
+
+import clickhouse_connect
+import pyarrow as pa
+import pyarrow.compute as pc
+from clickhouse_connect.driver.client import Client
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+# Low-cardinality strings: a handful of distinct values over millions of rows.
+_LOW_CARDINALITY = frozenset({"series", "source_format"})
+
+_SCALAR_TYPES = {
+    pa.date32(): "Date",
+    pa.string(): "String",
+    pa.float64(): "Float64",
+    pa.int64(): "Int64",
+}
+
+# chdb hosts one engine per process, bound to one folder, and hangs if used after a
+# fork; clients are therefore cached per process and per folder.
+_embedded_lock = threading.Lock()
+_embedded: dict[str, Client] = {}
+_embedded_pid: int | None = None
+
+
+class WarehouseError(RuntimeError):
+    """ClickHouse unreachable, refusing us, or holding other data than we loaded."""
+
+
+def validate_identifier(name: str) -> str:
+    """Return `name` if it is safe to splice into SQL as a database, table or column name."""
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"invalid ClickHouse identifier {name!r}: must match {_IDENTIFIER.pattern}")
+    return name
+
+
+def _quoted(*names: str) -> str:
+    return ".".join(f"`{validate_identifier(n)}`" for n in names)
+
+
+def _scrub(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def connect(
+    host: str = "",
+    port: int = 8123,
+    user: str = "default",
+    password: str = "",
+    secure: bool = False,
+    chdb_path: str = "",
+    connect_timeout: float = 5.0,
+) -> Client:
+    """Client for a ClickHouse server, or the embedded chdb engine at `chdb_path` when host is empty.
+
+    No default database is set: it may not exist yet (`ensure_table` creates it), and
+    every statement here names its database anyway.
+    """
+    if not host:
+        return _embedded_client(chdb_path)
+    where = f"{host}:{port}"
+    try:
+        client = clickhouse_connect.get_client(
+            host=host,
+            port=port,
+            username=user,
+            password=password,
+            secure=secure,
+            connect_timeout=connect_timeout,
+            query_retries=0,
+        )
+    except Exception as exc:
+        cause = _scrub(f"{type(exc).__name__}: {exc}", password)
+    else:
+        return client
+    # Raised outside the except block so that no chained exception (which might carry
+    # connection details) travels with it.
+    raise WarehouseError(f"cannot connect to ClickHouse at {where} as {user!r}: {cause}")
+
+
+def _embedded_client(path: str) -> Client:
+    global _embedded_pid
+    if not path:
+        raise ValueError("chdb_path is required when no ClickHouse host is given")
+    path = os.path.realpath(path)  # chdb compares engine paths literally
+    with _embedded_lock:
+        if _embedded and _embedded_pid != os.getpid():
+            raise WarehouseError(
+                f"the embedded ClickHouse at {next(iter(_embedded))} was opened in process {_embedded_pid} "
+                f"before this process forked; chdb hangs when used across a fork, so open it only in the "
+                f"process that loads"
+            )
+        if path in _embedded:
+            return _embedded[path]
+        if _embedded:
+            raise WarehouseError(
+                f"the embedded ClickHouse is already open at {next(iter(_embedded))} in this process; "
+                f"chdb allows one engine folder per process, so {path} cannot be opened too "
+                f"(call close_embedded() first)"
+            )
+        os.makedirs(path, exist_ok=True)
+        try:
+            client = clickhouse_connect.get_client(interface="chdb", path=path)
+        except Exception as exc:
+            cause = f"{type(exc).__name__}: {exc}{_lock_holder(path)}"
+        else:
+            _embedded[path] = client
+            _embedded_pid = os.getpid()
+            return client
+    raise WarehouseError(f"cannot open the embedded ClickHouse at {path}: {cause}")
+
+
+def _lock_holder(path: str) -> str:
+    """Name the process holding the engine folder: chdb only prints that to stderr."""
+    try:
+        with open(os.path.join(path, "status"), encoding="utf-8") as f:
+            pid = int(f.readline().removeprefix("PID:").strip())
+        if pid != os.getpid():
+            os.kill(pid, 0)
+    except (OSError, ValueError):
+        return ""
+    return f" (folder locked by process {pid}: one process per chdb folder)"
+
+
+def close_embedded() -> None:
+    """Release the embedded engine so that another folder can be opened in this process."""
+    global _embedded_pid
+    with _embedded_lock:
+        if _embedded_pid == os.getpid():
+            for client in _embedded.values():
+                client.close()
+        _embedded.clear()
+        _embedded_pid = None
+
+
+def health_check(client: Client) -> None:
+    """Fail before a load, with the endpoint in the message, rather than halfway through it."""
+    try:
+        answer = client.command("SELECT 1")
+    except Exception as exc:
+        cause = f"{type(exc).__name__}: {exc}"
+    else:
+        if str(answer) == "1":
+            return
+        cause = f"SELECT 1 returned {answer!r}"
+    raise WarehouseError(f"ClickHouse at {client.uri} failed its health check: {cause}")
+
+
+def clickhouse_columns(schema: pa.Schema) -> list[tuple[str, str]]:
+    """(name, ClickHouse type) per field; nullability follows the arrow schema exactly."""
+    columns = []
+    for field in schema:
+        base = _SCALAR_TYPES.get(field.type)
+        if base is None:
+            raise ValueError(f"no ClickHouse type for column {field.name!r} of arrow type {field.type}")
+        ch_type = f"Nullable({base})" if field.nullable else base
+        if field.name in _LOW_CARDINALITY:
+            ch_type = f"LowCardinality({ch_type})"
+        columns.append((validate_identifier(field.name), ch_type))
+    return columns
+
+
+def ensure_table(client: Client, database: str, table: str, schema: pa.Schema) -> None:
+    """Create the database and table if missing, and refuse an existing table of another shape.
+
+    Cheap enough to run before every load, which is what makes a dropped table reappear.
+    """
+    expected = clickhouse_columns(schema)
+    client.command(f"CREATE DATABASE IF NOT EXISTS {_quoted(database)}")
+    columns = ",\n    ".join(f"`{name}` {ch_type}" for name, ch_type in expected)
+    client.command(
+        f"CREATE TABLE IF NOT EXISTS {_quoted(database, table)} (\n    {columns}\n)\n"
+        "ENGINE = MergeTree\n"
+        "PARTITION BY toYYYYMM(trade_date)\n"
+        "ORDER BY (trade_date, symbol, series)"
+    )
+    actual = table_columns(client, database, table)
+    if actual != expected:
+        raise WarehouseError(
+            f"{database}.{table} exists with columns {actual}, expected {expected}; "
+            "migrate or drop it before loading"
+        )
+
+
+def table_columns(client: Client, database: str, table: str) -> list[tuple[str, str]]:
+    """(name, type) of an existing table, in column order."""
+    result = client.query(
+        "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {tbl:String} "
+        "ORDER BY position",
+        parameters={"db": validate_identifier(database), "tbl": validate_identifier(table)},
+    )
+    return [(name, ch_type) for name, ch_type in result.result_rows]
+
+
+def count_day(client: Client, database: str, table: str, trade_date: dt.date) -> int:
+    """Rows ClickHouse holds for one trade date."""
+    return int(
+        client.command(
+            f"SELECT count() FROM {_quoted(database, table)} WHERE trade_date = {{d:Date}}",
+            parameters={"d": trade_date},
+        )
+    )
+
+
+def delete_day(client: Client, database: str, table: str, trade_date: dt.date) -> None:
+    """Remove one trade date, returning only once the rows are gone.
+
+    A classic mutation rather than a lightweight DELETE: in chdb both cost the same
+    (each rewrites or re-links every active part of the table), and this one leaves no
+    masked rows behind for reads to skip. mutations_sync=2 also waits for replicas.
+    """
+    client.command(
+        f"ALTER TABLE {_quoted(database, table)} DELETE WHERE trade_date = {{d:Date}}",
+        parameters={"d": trade_date},
+        settings={"mutations_sync": 2},
+    )
+
+
+def _check_single_date(rows: pa.Table, trade_date: dt.date) -> None:
+    if "trade_date" not in rows.column_names:
+        raise ValueError(f"rows for {trade_date} have no trade_date column")
+    if rows.num_rows == 0:
+        # Replacing a day by nothing would silently erase it; an empty file is a parser problem.
+        raise ValueError(f"refusing to replace {trade_date} with no rows")
+    dates = rows.column("trade_date")
+    bounds = pc.min_max(dates)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if dates.null_count or low != trade_date or high != trade_date:
+        raise ValueError(
+            f"rows to load for {trade_date} contain other dates: "
+            f"{low} to {high}, {dates.null_count} null"
+        )
+
+
+def load_day(client: Client, database: str, table: str, rows: pa.Table, trade_date: dt.date) -> int:
+    """Make `rows` exactly what ClickHouse holds for `trade_date`; return that row count.
+
+    Idempotent: existing rows of the date are deleted first, but only when there are
+    some, since a delete is a mutation costing far more than the insert. Not atomic:
+    between the delete and the insert readers see the date missing, and a failed insert
+    leaves it missing until the load is re-run.
+    """
+    _check_single_date(rows, trade_date)
+    if count_day(client, database, table, trade_date) > 0:
+        delete_day(client, database, table, trade_date)
+    client.insert_arrow(
+        validate_identifier(table),
+        rows,
+        database=validate_identifier(database),
+        # A reload of unchanged data repeats an earlier block; with deduplication on
+        # (replicated or ClickHouse Cloud tables) it would be dropped as a duplicate.
+        settings={"insert_deduplicate": 0},
+    )
+    loaded = count_day(client, database, table, trade_date)
+    if loaded != rows.num_rows:
+        raise WarehouseError(
+            f"{database}.{table} holds {loaded} rows for {trade_date} after loading {rows.num_rows}; "
+            "another writer may be loading the same date"
+        )
+    return loaded

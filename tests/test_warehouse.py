@@ -1,0 +1,313 @@
+"""The warehouse module against a real embedded ClickHouse (chdb), fed from NSE's own files.
+
+chdb hosts one engine folder per process, so the module shares one folder and gives
+each test its own database; the engine is released at the end so that other test
+modules may open their own folder.
+"""
+import datetime as dt
+import re
+import socket
+import subprocess
+import sys
+import time
+import traceback
+import zipfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pytest
+
+from luigi_tasks import warehouse
+from luigi_tasks.schema import CM_BHAVCOPY
+from luigi_tasks.warehouse import WarehouseError
+
+DATA = Path(__file__).parent / "data"
+JUNE_18 = dt.date(2025, 6, 18)
+JUNE_19 = dt.date(2025, 6, 19)
+TABLE = "cm_bhavcopy"
+
+# UDiFF column for each canonical one; source_format is added.
+UDIFF_COLUMNS = {
+    "trade_date": "TradDt",
+    "symbol": "TckrSymb",
+    "series": "SctySrs",
+    "isin": "ISIN",
+    "open": "OpnPric",
+    "high": "HghPric",
+    "low": "LwPric",
+    "close": "ClsPric",
+    "last": "LastPric",
+    "prev_close": "PrvsClsgPric",
+    "volume": "TtlTradgVol",
+    "turnover": "TtlTrfVal",
+    "trades": "TtlNbOfTxsExctd",
+}
+
+
+def udiff_rows(day: dt.date) -> pa.Table:
+    """The CM bhavcopy NSE published for `day`, in the canonical schema."""
+    path = DATA / f"BhavCopy_NSE_CM_0_0_0_{day:%Y%m%d}_F_0000.csv.zip"
+    with zipfile.ZipFile(path) as archive, archive.open(archive.namelist()[0]) as member:
+        types = {field.name: field.type for field in CM_BHAVCOPY}
+        raw = pcsv.read_csv(
+            member,
+            convert_options=pcsv.ConvertOptions(
+                include_columns=list(UDIFF_COLUMNS.values()),
+                column_types={source: types[name] for name, source in UDIFF_COLUMNS.items()},
+            ),
+        )
+    columns = [raw[UDIFF_COLUMNS[f.name]] for f in CM_BHAVCOPY if f.name != "source_format"]
+    columns.append(pa.array(["udiff"] * raw.num_rows, pa.string()))
+    return pa.Table.from_arrays(columns, schema=CM_BHAVCOPY)
+
+
+@pytest.fixture(scope="session")
+def june_18():
+    return udiff_rows(JUNE_18)
+
+
+@pytest.fixture(scope="session")
+def june_19():
+    return udiff_rows(JUNE_19)
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory):
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture(scope="module")
+def client(chdb_path):
+    client = warehouse.connect(chdb_path=str(chdb_path))
+    yield client
+    warehouse.close_embedded()
+
+
+@pytest.fixture
+def database(request, client):
+    """A database of its own per test, named after it."""
+    name = re.sub(r"\W", "_", f"t_{request.node.name}")[:63]
+    yield name
+    client.command(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture
+def table(client, database):
+    warehouse.ensure_table(client, database, TABLE, CM_BHAVCOPY)
+    return TABLE
+
+
+def totals(client, database, day):
+    """count, sum(volume), sum(turnover) that ClickHouse holds for one day."""
+    return client.query(
+        f"SELECT count(), sum(volume), sum(turnover) FROM `{database}`.`{TABLE}` WHERE trade_date = {{d:Date}}",
+        parameters={"d": day},
+    ).result_rows[0]
+
+
+def arrow_totals(rows):
+    return rows.num_rows, pc.sum(rows["volume"]).as_py(), pc.sum(rows["turnover"]).as_py()
+
+
+def assert_holds(client, database, day, rows):
+    count, volume, turnover = totals(client, database, day)
+    expected_count, expected_volume, expected_turnover = arrow_totals(rows)
+    assert (count, volume) == (expected_count, expected_volume)
+    assert turnover == pytest.approx(expected_turnover, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["nse; DROP TABLE x", "1abc", "a-b", "", "a" * 64, "`nse`", "nse.cm", "é"])
+def test_invalid_identifiers_are_rejected_before_any_sql(client, name):
+    with pytest.raises(ValueError, match=re.escape(repr(name))):
+        warehouse.validate_identifier(name)
+    with pytest.raises(ValueError, match="invalid ClickHouse identifier"):
+        warehouse.ensure_table(client, name, TABLE, CM_BHAVCOPY)
+    with pytest.raises(ValueError, match="invalid ClickHouse identifier"):
+        warehouse.count_day(client, "nse", name, JUNE_18)
+
+
+@pytest.mark.parametrize("name", ["nse", "_x", "cm_bhavcopy", "A1", "a" * 63])
+def test_plain_identifiers_are_accepted(name):
+    assert warehouse.validate_identifier(name) == name
+
+
+def test_ensure_table_derives_column_types_from_the_arrow_schema(client, database):
+    warehouse.ensure_table(client, database, TABLE, CM_BHAVCOPY)
+    warehouse.ensure_table(client, database, TABLE, CM_BHAVCOPY)  # a second run changes nothing
+
+    columns = client.query(
+        "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position",
+        parameters={"db": database, "t": TABLE},
+    ).result_rows
+    assert columns == [
+        ("trade_date", "Date"),
+        ("symbol", "String"),
+        ("series", "LowCardinality(String)"),
+        ("isin", "Nullable(String)"),
+        ("open", "Float64"),
+        ("high", "Float64"),
+        ("low", "Float64"),
+        ("close", "Float64"),
+        ("last", "Float64"),
+        ("prev_close", "Float64"),
+        ("volume", "Int64"),
+        ("turnover", "Float64"),
+        ("trades", "Nullable(Int64)"),
+        ("source_format", "LowCardinality(String)"),
+    ]
+    engine = client.query(
+        "SELECT engine, partition_key, sorting_key FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+        parameters={"db": database, "t": TABLE},
+    ).result_rows
+    assert engine == [("MergeTree", "toYYYYMM(trade_date)", "trade_date, symbol, series")]
+
+
+def test_an_existing_table_of_another_shape_is_refused(client, database):
+    client.command(f"CREATE DATABASE `{database}`")
+    client.command(f"CREATE TABLE `{database}`.`{TABLE}` (trade_date Date, symbol String) ENGINE = MergeTree ORDER BY trade_date")
+    with pytest.raises(WarehouseError, match=f"{database}.{TABLE} exists with columns"):
+        warehouse.ensure_table(client, database, TABLE, CM_BHAVCOPY)
+
+
+def test_a_day_loads_with_the_source_counts_and_sums(client, database, table, june_18):
+    assert warehouse.count_day(client, database, table, JUNE_18) == 0
+
+    assert warehouse.load_day(client, database, table, june_18, JUNE_18) == june_18.num_rows == 2993
+
+    assert_holds(client, database, JUNE_18, june_18)
+    nulls = client.query(f"SELECT countIf(isin IS NULL), countIf(trades IS NULL) FROM `{database}`.`{table}`").result_rows
+    assert nulls == [(june_18["isin"].null_count, june_18["trades"].null_count)]
+
+
+def test_loading_the_same_day_twice_leaves_no_duplicates(client, database, table, june_18):
+    warehouse.load_day(client, database, table, june_18, JUNE_18)
+    assert warehouse.load_day(client, database, table, june_18, JUNE_18) == june_18.num_rows
+
+    assert_holds(client, database, JUNE_18, june_18)
+    duplicates = client.command(
+        f"SELECT count() FROM (SELECT symbol, series FROM `{database}`.`{table}` GROUP BY symbol, series HAVING count() > 1)"
+    )
+    assert duplicates == 0
+
+
+def test_a_reload_holds_exactly_the_changed_source(client, database, table, june_18):
+    warehouse.load_day(client, database, table, june_18, JUNE_18)
+    dropped = june_18.slice(0, 100)
+    changed = june_18.slice(100)
+    close = changed["close"].to_pylist()
+    close[0] = 12345.5
+    changed = changed.set_column(changed.schema.get_field_index("close"), CM_BHAVCOPY.field("close"), pa.array(close))
+
+    assert warehouse.load_day(client, database, table, changed, JUNE_18) == june_18.num_rows - 100
+
+    assert_holds(client, database, JUNE_18, changed)
+    symbol, series = changed["symbol"][0].as_py(), changed["series"][0].as_py()
+    assert client.query(
+        f"SELECT close FROM `{database}`.`{table}` WHERE symbol = {{s:String}} AND series = {{r:String}}",
+        parameters={"s": symbol, "r": series},
+    ).result_rows == [(12345.5,)]
+    leftovers = client.command(
+        f"SELECT count() FROM `{database}`.`{table}` WHERE (symbol, series) IN {{keys:Array(Tuple(String, String))}}",
+        parameters={"keys": list(zip(dropped["symbol"].to_pylist(), dropped["series"].to_pylist()))},
+    )
+    assert leftovers == 0
+
+
+def test_a_reload_leaves_other_dates_untouched(client, database, table, june_18, june_19):
+    warehouse.load_day(client, database, table, june_18, JUNE_18)
+    warehouse.load_day(client, database, table, june_19, JUNE_19)
+    before = totals(client, database, JUNE_19)
+
+    warehouse.load_day(client, database, table, june_18.slice(0, 500), JUNE_18)
+
+    assert totals(client, database, JUNE_19) == before
+    assert_holds(client, database, JUNE_19, june_19)
+    assert warehouse.count_day(client, database, table, JUNE_18) == 500
+
+
+def test_a_dropped_table_is_recreated_by_the_next_load(client, database, table, june_18):
+    warehouse.load_day(client, database, table, june_18, JUNE_18)
+    client.command(f"DROP TABLE `{database}`.`{table}`")
+
+    warehouse.ensure_table(client, database, table, CM_BHAVCOPY)
+    assert warehouse.load_day(client, database, table, june_18, JUNE_18) == june_18.num_rows
+    assert_holds(client, database, JUNE_18, june_18)
+
+
+def test_rows_of_another_date_are_rejected_and_nothing_changes(client, database, table, june_18, june_19):
+    warehouse.load_day(client, database, table, june_18, JUNE_18)
+    mixed = pa.concat_tables([june_18.slice(0, 10), june_19.slice(0, 10)])
+
+    with pytest.raises(ValueError, match="2025-06-18 contain other dates: 2025-06-18 to 2025-06-19"):
+        warehouse.load_day(client, database, table, mixed, JUNE_18)
+    with pytest.raises(ValueError, match="2025-06-19 contain other dates"):
+        warehouse.load_day(client, database, table, june_18, JUNE_19)
+    with pytest.raises(ValueError, match="refusing to replace 2025-06-18 with no rows"):
+        warehouse.load_day(client, database, table, june_18.slice(0, 0), JUNE_18)
+
+    assert_holds(client, database, JUNE_18, june_18)
+    assert warehouse.count_day(client, database, table, JUNE_19) == 0
+
+
+def test_a_count_that_differs_from_the_rows_loaded_is_an_error(client, database, june_18):
+    """A table of the right shape that keeps nothing (engine Null) stands in for lost rows."""
+    columns = ", ".join(f"`{name}` {ch_type}" for name, ch_type in warehouse.clickhouse_columns(CM_BHAVCOPY))
+    client.command(f"CREATE DATABASE `{database}`")
+    client.command(f"CREATE TABLE `{database}`.`{TABLE}` ({columns}) ENGINE = Null")
+    warehouse.ensure_table(client, database, TABLE, CM_BHAVCOPY)
+
+    with pytest.raises(WarehouseError, match=f"{database}.{TABLE} holds 0 rows for 2025-06-18 after loading 2993"):
+        warehouse.load_day(client, database, TABLE, june_18, JUNE_18)
+
+
+def test_health_check_passes_on_the_embedded_engine(client):
+    warehouse.health_check(client)
+
+
+def test_one_engine_folder_per_process(client, chdb_path, tmp_path):
+    assert warehouse.connect(chdb_path=f"{chdb_path}/") is client  # one folder, however spelled
+
+    with pytest.raises(WarehouseError, match="one engine folder per process") as caught:
+        warehouse.connect(chdb_path=str(tmp_path / "elsewhere"))
+    assert str(chdb_path) in str(caught.value) and str(tmp_path / "elsewhere") in str(caught.value)
+
+
+def test_a_second_process_on_the_same_folder_is_told_who_holds_it(client, chdb_path):
+    """Loaded from its file so the child skips the package's luigi and mlflow imports."""
+    module = Path(warehouse.__file__)
+    child = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('warehouse', {str(module)!r})\n"
+        "warehouse = importlib.util.module_from_spec(spec); spec.loader.exec_module(warehouse)\n"
+        "try:\n"
+        f"    warehouse.connect(chdb_path={str(chdb_path)!r})\n"
+        "except warehouse.WarehouseError as exc:\n"
+        "    print(exc); sys.exit(3)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 3, result.stderr
+    assert f"cannot open the embedded ClickHouse at {chdb_path}" in result.stdout
+    assert "one process per chdb folder" in result.stdout
+
+
+def test_an_unreachable_server_fails_fast_without_revealing_the_password():
+    password = "pw-Zq81-never-shown"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    started = time.monotonic()
+    with pytest.raises(WarehouseError) as caught:
+        warehouse.connect(host="127.0.0.1", port=port, user="loader", password=password, connect_timeout=2)
+    assert time.monotonic() - started < 5
+
+    error = caught.value
+    assert f"127.0.0.1:{port}" in str(error)
+    assert "refused" in str(error).lower()
+    chain = "".join(traceback.format_exception(error))
+    for text in (str(error), repr(error), chain):
+        assert password not in text
+    assert error.__cause__ is None and error.__context__ is None
