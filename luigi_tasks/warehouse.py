@@ -36,6 +36,11 @@ _embedded_lock = threading.Lock()
 _embedded: dict[str, Client] = {}
 _embedded_pid: int | None = None
 
+# chdb runs background work on 2 threads where a server has 16. A DELETE mutation visits
+# every active part of the table, and each visit waits on disk more than it computes: at
+# 60 monthly parts a reload took ~8 s with 2 threads and ~0.3-1 s with 16.
+_CHDB_OPTIONS = {"background_pool_size": 16}
+
 
 class WarehouseError(RuntimeError):
     """ClickHouse unreachable, refusing us, or holding other data than we loaded."""
@@ -101,8 +106,8 @@ def _embedded_client(path: str) -> Client:
         if _embedded and _embedded_pid != os.getpid():
             raise WarehouseError(
                 f"the embedded ClickHouse at {next(iter(_embedded))} was opened in process {_embedded_pid} "
-                f"before this process forked; chdb hangs when used across a fork, so open it only in the "
-                f"process that loads"
+                "before this process forked; chdb hangs when used across a fork, so open it only in the "
+                "process that loads"
             )
         if path in _embedded:
             return _embedded[path]
@@ -110,11 +115,11 @@ def _embedded_client(path: str) -> Client:
             raise WarehouseError(
                 f"the embedded ClickHouse is already open at {next(iter(_embedded))} in this process; "
                 f"chdb allows one engine folder per process, so {path} cannot be opened too "
-                f"(call close_embedded() first)"
+                "(call close_embedded() first)"
             )
         os.makedirs(path, exist_ok=True)
         try:
-            client = clickhouse_connect.get_client(interface="chdb", path=path)
+            client = clickhouse_connect.get_client(interface="chdb", path=path, chdb_options=_CHDB_OPTIONS)
         except Exception as exc:
             cause = f"{type(exc).__name__}: {exc}{_lock_holder(path)}"
         else:
@@ -219,13 +224,14 @@ def count_day(client: Client, database: str, table: str, trade_date: dt.date) ->
 def delete_day(client: Client, database: str, table: str, trade_date: dt.date) -> None:
     """Remove one trade date, returning only once the rows are gone.
 
-    A classic mutation rather than a lightweight DELETE: in chdb both cost the same
-    (each rewrites or re-links every active part of the table), and this one leaves no
-    masked rows behind for reads to skip. mutations_sync=2 also waits for replicas.
+    A mutation visits every part it may touch, so it is confined to the date's month
+    partition: at 60 months of history that took a reload from ~0.6 s to ~0.1 s in chdb.
+    A classic mutation rather than a lightweight DELETE: equally fast here, and it leaves
+    no masked rows for reads to skip. mutations_sync=2 also waits for replicas.
     """
     client.command(
-        f"ALTER TABLE {_quoted(database, table)} DELETE WHERE trade_date = {{d:Date}}",
-        parameters={"d": trade_date},
+        f"ALTER TABLE {_quoted(database, table)} DELETE IN PARTITION {{p:UInt32}} WHERE trade_date = {{d:Date}}",
+        parameters={"p": trade_date.year * 100 + trade_date.month, "d": trade_date},  # toYYYYMM, as in ensure_table
         settings={"mutations_sync": 2},
     )
 

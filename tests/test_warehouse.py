@@ -5,7 +5,9 @@ each test its own database; the engine is released at the end so that other test
 modules may open their own folder.
 """
 import datetime as dt
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -88,7 +90,7 @@ def client(chdb_path):
 @pytest.fixture
 def database(request, client):
     """A database of its own per test, named after it."""
-    name = re.sub(r"\W", "_", f"t_{request.node.name}")[:63]
+    name = re.sub(r"\W", "_", f"t_{request.node.name}", flags=re.ASCII)[:63]
     yield name
     client.command(f"DROP DATABASE IF EXISTS `{name}`")
 
@@ -272,6 +274,27 @@ def test_one_engine_folder_per_process(client, chdb_path, tmp_path):
     with pytest.raises(WarehouseError, match="one engine folder per process") as caught:
         warehouse.connect(chdb_path=str(tmp_path / "elsewhere"))
     assert str(chdb_path) in str(caught.value) and str(tmp_path / "elsewhere") in str(caught.value)
+
+
+def test_a_forked_child_is_refused_the_parents_engine_instead_of_hanging(client, chdb_path):
+    """Luigi's multi-worker mode forks; chdb used across a fork deadlocks."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            warehouse.connect(chdb_path=str(chdb_path))
+        except WarehouseError as exc:
+            os._exit(3 if "before this process forked" in str(exc) else 2)
+        except BaseException:
+            os._exit(2)
+        os._exit(1)
+    deadline = time.monotonic() + 20
+    while (status := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if status[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung")
+    assert os.waitstatus_to_exitcode(status[1]) == 3
 
 
 def test_a_second_process_on_the_same_folder_is_told_who_holds_it(client, chdb_path):
