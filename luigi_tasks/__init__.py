@@ -8,6 +8,7 @@ from . import metrics  # noqa: F401,E402  (registers the MLflow event handlers)
 from .tasks import (  # noqa: F401
     BhavcopyETL,
     DownloadBhavcopy,
+    LoadClickHouse,
     NormalizeBhavcopy,
     ParseBhavcopy,
     WriteParquet,

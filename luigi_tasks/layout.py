@@ -89,3 +89,31 @@ def lake_dates(root: Path, dataset: str) -> set[date]:
                 if Path(folder) / name == lake_path(root, dataset, day):
                     found.add(day)
     return found
+
+
+# Every stage's output in pipeline order: (task name, path function).
+STAGES = [
+    ("DownloadBhavcopy", raw_path),
+    ("ParseBhavcopy", staging_path),
+    ("NormalizeBhavcopy", normalized_path),
+    ("NormalizeBhavcopy", rejects_path),
+    ("WriteParquet", lake_path),
+    ("LoadClickHouse", loaded_marker_path),
+]
+
+
+def stages(load: bool) -> list:
+    return STAGES if load else [stage for stage in STAGES if stage[0] != "LoadClickHouse"]
+
+
+def complete_dates(root: Path, dataset: str, load: bool) -> set[date]:
+    """Dates whose every stage output exists: one listing per stage folder."""
+    done = None
+    for _, path_for in stages(load):
+        if path_for is lake_path:
+            found = lake_dates(root, dataset)
+        else:
+            sample = path_for(root, dataset, date(2000, 1, 1))
+            found = dates_in(sample.parent, sample.name[len("2000-01-01"):])
+        done = found if done is None else done & found
+    return done

@@ -12,14 +12,6 @@ import pyarrow.parquet as pq
 
 from . import layout
 
-# Pipeline order; the first missing one is what a rerun will start from.
-STAGES = [
-    ("DownloadBhavcopy", layout.raw_path),
-    ("ParseBhavcopy", layout.staging_path),
-    ("NormalizeBhavcopy", layout.normalized_path),
-    ("WriteParquet", layout.lake_path),
-    ("LoadClickHouse", layout.loaded_marker_path),
-]
 
 
 @dataclass
@@ -42,10 +34,6 @@ class DayStatus:
         return text.rstrip()
 
 
-def _stages(load: bool):
-    return STAGES if load else STAGES[:-1]
-
-
 def _route(root: Path, dataset: str, day: date) -> str | None:
     try:
         return json.loads(layout.raw_sidecar_path(root, dataset, day).read_text()).get("route")
@@ -61,10 +49,9 @@ def _rows(root: Path, dataset: str, day: date) -> int | None:
 def day_status(root: Path, dataset: str, day: date, is_session: Callable[[date], bool], load: bool) -> DayStatus:
     if not is_session(day):
         return DayStatus(day, dataset, "closed")
-    stages = _stages(load)
-    final_done = stages[-1][1](root, dataset, day).exists()
-    missing = None if final_done else next(name for name, path in stages if not path(root, dataset, day).exists())
-    return DayStatus(day, dataset, "done" if final_done else "missing", missing,
+    # The first missing output is where a rerun starts (tasks.DayTask.complete looks upstream too).
+    missing = next((name for name, path in layout.stages(load) if not path(root, dataset, day).exists()), None)
+    return DayStatus(day, dataset, "missing" if missing else "done", missing,
                      _rows(root, dataset, day), _route(root, dataset, day))
 
 

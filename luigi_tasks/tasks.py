@@ -7,13 +7,15 @@ Tasks record counts in `self.metrics`; `metrics.py` adds durations and sends bot
 import json
 import logging
 import os
+import time
 from datetime import date, datetime, timezone
 from functools import lru_cache
 
 import luigi
 
-from . import formats, lake, layout, quality, rawfile, source, trading_calendar
-from .config import calendar, nse, retries, storage
+from . import formats, lake, layout, quality, rawfile, source, trading_calendar, warehouse
+from .config import calendar, clickhouse, nse, retries, storage
+from .schema import CM_BHAVCOPY
 from .targets import AtomicLocalTarget
 
 logger = logging.getLogger("luigi-interface")
@@ -59,6 +61,14 @@ class DayTask(luigi.Task):
         return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)))
 
     attempts_setting = ""  # which `[retries]` option bounds this stage's attempts
+
+    def complete(self):
+        """Done when this output and every upstream output exist.
+
+        Luigi alone only looks at the last output, so deleting an upstream target (say the lake
+        file) would go unnoticed once the day is loaded; here it reruns that stage and those after.
+        """
+        return super().complete() and all(task.complete() for task in luigi.task.flatten(self.requires()))
 
     @property
     def retry_count(self):
@@ -192,6 +202,48 @@ class WriteParquet(DayTask):
         )
 
 
+class LoadClickHouse(DayTask):
+    """Replace the day in ClickHouse by the lake's rows; the marker is written only once counts agree.
+
+    The lake is the source of truth: a warehouse that is down fails this stage alone, and the
+    next run loads whatever has no marker.
+    """
+
+    attempts_setting = "load"
+    resources = {"clickhouse": 1}  # chdb allows one writer; luigid serialises loads across runs
+
+    def requires(self):
+        return WriteParquet(date=self.date, dataset=self.dataset)
+
+    def output(self):
+        return self.target(layout.loaded_marker_path)
+
+    def run(self):
+        started = time.perf_counter()
+        settings = clickhouse()
+        rows = lake.read_table(self.input().path)
+        self.report(f"Loading {rows.num_rows} rows into ClickHouse", 0)
+        client = warehouse.connect(
+            settings.host, settings.port, settings.user, settings.password, settings.secure,
+            settings.chdb_path or str(layout.chdb_path(self.root)), settings.health_timeout,
+        )
+        warehouse.health_check(client)
+        warehouse.ensure_table(client, settings.database, settings.cm_table, CM_BHAVCOPY)
+        loaded = warehouse.load_day(client, settings.database, settings.cm_table, rows, self.date)
+        marker = {
+            "date": self.date.isoformat(),
+            "rows": loaded,
+            "lake_file": self.input().path,
+            "table": f"{settings.database}.{settings.cm_table}",
+            "clickhouse": f"{settings.host}:{settings.port}" if settings.host else "embedded chdb",
+            "duration_seconds": round(time.perf_counter() - started, 6),
+        }
+        with self.output().temporary_path() as path:
+            with open(path, "w") as handle:
+                json.dump(marker, handle, indent=1)
+        self.metrics["rows_loaded"] = loaded
+
+
 class BhavcopyETL(luigi.WrapperTask):
     """Everything for one trading day: `luigi --module luigi_tasks BhavcopyETL --date 2025-06-18`."""
 
@@ -213,15 +265,12 @@ class BhavcopyETL(luigi.WrapperTask):
         if not days:
             return []
         probe = cls(date=days[0])
-        root = storage().root
-        if probe.load_to_clickhouse:
-            done = layout.dates_in(layout.loaded_marker_path(root, "cm", days[0]).parent, ".json")
-        else:
-            done = layout.lake_dates(root, "cm")
+        done = layout.complete_dates(storage().root, "cm", probe.load_to_clickhouse)
         return [day for day in days if day in done or not is_session(day)]
 
     def requires(self):
         """Nothing on a day NSE is closed: such a day is complete and costs no request."""
         if not is_session(self.date):
             return []
-        return WriteParquet(date=self.date, dataset="cm")
+        final = LoadClickHouse if self.load_to_clickhouse else WriteParquet
+        return final(date=self.date, dataset="cm")

@@ -1,4 +1,5 @@
 """Shared fixtures: a DATA_DIR per test, a local NSE archive on 127.0.0.1, and a Luigi runner."""
+import re
 from pathlib import Path
 
 import luigi
@@ -47,6 +48,22 @@ def one_attempt(luigi_config):
 def mlflow_store(mlflow_uri, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
     return mlflow_uri
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory):
+    """One embedded ClickHouse folder for the session: chdb allows one folder per process."""
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture(autouse=True)
+def clickhouse_database(request, chdb_path, monkeypatch):
+    """Every test loads the real embedded engine, into a database of its own."""
+    name = re.sub(r"\W", "_", f"t_{request.node.name}", flags=re.ASCII)[:63]
+    monkeypatch.setenv("CHDB_PATH", str(chdb_path))
+    monkeypatch.setenv("CLICKHOUSE_DATABASE", name)
+    monkeypatch.delenv("CLICKHOUSE_HOST", raising=False)
+    return name
 
 
 @pytest.fixture

@@ -75,11 +75,6 @@ def june_19():
     return udiff_rows(JUNE_19)
 
 
-@pytest.fixture(scope="session")
-def chdb_path(tmp_path_factory):
-    return tmp_path_factory.mktemp("chdb")
-
-
 @pytest.fixture(scope="module")
 def client(chdb_path):
     client = warehouse.connect(chdb_path=str(chdb_path))
