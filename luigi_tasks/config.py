@@ -125,6 +125,8 @@ class tracking(EnvConfig):
     experiment = luigi.Parameter(default="nse-bhavcopy-etl", description="MLflow experiment name")
     request_timeout = luigi.IntParameter(default=5, description="Seconds per MLflow HTTP request")
     request_retries = luigi.IntParameter(default=0, description="MLflow HTTP retries; its default blocks ~4 min")
+    drain_timeout = luigi.FloatParameter(default=60.0, description="Seconds a finished run may wait at exit "
+                                                                   "for queued MLflow runs to be written")
 
 
 class retries(luigi.Config):

@@ -6,13 +6,20 @@ ends: `BhavcopyETL` succeeds (status=success) or any of its stages fails (status
 error=...). MLflow params cannot change, so every invocation that does work for a date opens a
 new run named `bhavcopy-etl-<date>`, tagged `trade_date`; the newest is the current one.
 
-MLflow is never a point of failure: requests are bounded (timeout, no retries), and after the
-first failure this process stops trying and only logs a warning; the data is written anyway.
-Buffering is per process, which matches Luigi's default of one worker.
+MLflow is never a point of failure: runs are written by a child process (mlflow_writer.py), so
+a task never waits on MLflow; its requests are bounded (timeout, no retries), after the first
+failure it drops the rest with one warning, and at exit it gets `[tracking] drain_timeout`
+seconds to finish. Buffering is per process, which matches Luigi's default of one worker.
 """
+import atexit
+import json
 import logging
 import os
+import queue
 import re
+import subprocess
+import sys
+import threading
 import time
 from datetime import date
 
@@ -34,9 +41,6 @@ ERROR_PARAM_LIMIT = 1000
 
 _pending: dict[date, dict[str, float]] = {}
 _load_flags: dict[date, bool] = {}  # BhavcopyETL.load_to_clickhouse per date, seen at scheduling
-_clients: dict[str, object] = {}
-_experiments: dict[tuple[str, str], str] = {}
-_disabled: dict[str, str] = {}  # tracking URI -> why this process stopped writing to it
 
 
 def tracking_uri() -> str:
@@ -101,41 +105,103 @@ def _finish(day: date, status: str, error: str | None) -> None:
     log_run(day, params, metrics, status)
 
 
-def log_run(day: date, params: dict[str, str], metrics: dict[str, float], status: str) -> str | None:
-    """Write one finished run; return its id, or None when MLflow is off or unreachable."""
-    uri = tracking_uri()
-    if uri in _disabled:
-        return None
-    settings = config.tracking()
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(settings.request_timeout))
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(settings.request_retries))
-    try:
-        from mlflow.entities import Metric, Param
-        from mlflow.tracking import MlflowClient
+def log_run(day: date, params: dict[str, str], metrics: dict[str, float], status: str) -> None:
+    """Queue one finished run for the writer process; never blocks on MLflow."""
+    settings, uri = config.tracking(), tracking_uri()
+    _writer().send({
+        "uri": uri,
+        "uri_shown": redact(uri),
+        "experiment": settings.experiment,
+        # MLflow's own variables win, as everywhere else in MLflow
+        "http_timeout": os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or str(settings.request_timeout),
+        "http_retries": os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES") or str(settings.request_retries),
+        "run_name": f"bhavcopy-etl-{day.isoformat()}",
+        "tags": {"trade_date": day.isoformat()},
+        "params": params,
+        "metrics": metrics,
+        "run_status": "FINISHED" if status == "success" else "FAILED",
+    })
 
-        client = _clients.get(uri) or _clients.setdefault(uri, MlflowClient(tracking_uri=uri))
-        experiment_id = _experiment_id(client, uri, settings.experiment)
-        run = client.create_run(experiment_id, run_name=f"bhavcopy-etl-{day.isoformat()}",
-                                tags={"trade_date": day.isoformat()})
-        now = int(time.time() * 1000)
-        client.log_batch(
-            run.info.run_id,
-            metrics=[Metric(name, float(value), now, 0) for name, value in sorted(metrics.items())],
-            params=[Param(name, value) for name, value in params.items()],
+
+class _Writer:
+    """A `mlflow_writer.py` child fed by a thread, so neither MLflow nor a full pipe can block a task.
+
+    The child answers one line per record handled, which is how `flush` knows it is done.
+    """
+
+    def __init__(self):
+        # -P: the script's folder (this package) must not shadow modules MLflow imports.
+        self.process = subprocess.Popen(
+            [sys.executable, "-P", os.path.join(os.path.dirname(__file__), "mlflow_writer.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": os.environ.get("MLFLOW_DISABLE_TELEMETRY", "true")},
         )
-        client.set_terminated(run.info.run_id, "FINISHED" if status == "success" else "FAILED")
-        return run.info.run_id
-    except Exception as exc:  # noqa: BLE001 - MLflow must never fail the pipeline
-        _disabled[uri] = f"{exc.__class__.__name__}: {exc}"
-        logger.warning("MLflow at %s is unavailable, metrics for %s and later dates in this run are not "
-                       "recorded; the data is written regardless (%s)", redact(uri), day,
-                       redact(_disabled[uri])[:300])
-        return None
+        self.queue: queue.Queue = queue.Queue()
+        self.sent = self.done = 0
+        self.changed = threading.Condition()
+        for target in (self._feed, self._count_answers):
+            threading.Thread(target=target, name=f"mlflow-writer{target.__name__}", daemon=True).start()
+
+    def _feed(self):
+        try:
+            while (record := self.queue.get()) is not None:
+                self.process.stdin.write(json.dumps(record) + "\n")
+                self.process.stdin.flush()
+        except (OSError, ValueError) as exc:
+            logger.warning("MLflow writer stopped (%s); later runs are not recorded", exc)
+        finally:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+
+    def _count_answers(self):
+        for _ in self.process.stdout:
+            with self.changed:
+                self.done += 1
+                self.changed.notify_all()
+        with self.changed:  # the child is gone: nothing more will be written
+            self.done = self.sent
+            self.changed.notify_all()
+
+    def send(self, record: dict) -> None:
+        with self.changed:
+            self.sent += 1
+        self.queue.put(record)
+
+    def flush(self, seconds: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.done >= self.sent, timeout=seconds)
+
+    def close(self, seconds: float) -> None:
+        if not self.flush(seconds):
+            logger.warning("MLflow writer did not finish within %s s; %d runs are not recorded",
+                           seconds, self.sent - self.done)
+        self.queue.put(None)
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
-def _experiment_id(client, uri: str, name: str) -> str:
-    key = (uri, name)
-    if key not in _experiments:
-        experiment = client.get_experiment_by_name(name)
-        _experiments[key] = experiment.experiment_id if experiment else client.create_experiment(name)
-    return _experiments[key]
+_current: list[_Writer] = []
+
+
+def _writer() -> _Writer:
+    if not _current or _current[0].process.poll() is not None:
+        _current[:] = [_Writer()]
+    return _current[0]
+
+
+def drain() -> None:
+    """Wait until every queued run is written (tests call this before reading the store)."""
+    if _current:
+        _current[0].flush(config.tracking().drain_timeout)
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """A finished `luigi` command waits up to `[tracking] drain_timeout` for its runs to be written."""
+    while _current:
+        _current.pop().close(config.tracking().drain_timeout)

@@ -6,6 +6,7 @@ import luigi
 import pytest
 from luigi.configuration import get_config
 
+from luigi_tasks import metrics
 from nse_server import NSEServer
 
 DATA = Path(__file__).parent / "data"
@@ -89,6 +90,8 @@ def run_tasks():
     """Run tasks in-process on the local scheduler; returns Luigi's detailed result."""
 
     def run(*tasks):
-        return luigi.build(list(tasks), local_scheduler=True, detailed_summary=True, workers=1, log_level="WARNING")
+        result = luigi.build(list(tasks), local_scheduler=True, detailed_summary=True, workers=1, log_level="WARNING")
+        metrics.drain()  # as at the exit of a `luigi` command: queued MLflow runs are written
+        return result
 
     return run
