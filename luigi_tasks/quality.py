@@ -47,10 +47,11 @@ def _rule_masks(table: pa.Table) -> list[tuple[str, pa.ChunkedArray]]:
 
 
 def _duplicate_masks(table: pa.Table) -> list[tuple[str, pa.Array]]:
+    counts = table.select(KEY).group_by(KEY, use_threads=False).aggregate([([], "count_all")])
+    if pc.max(counts["count_all"]).as_py() in (None, 1):
+        return []  # the usual day: no key repeats, so no need to compare whole rows
     frame = table.select(list(CM_BHAVCOPY.names)).to_pandas()
     shared_key = frame.duplicated(KEY, keep=False)
-    if not shared_key.any():
-        return []
     distinct = frame[shared_key].drop_duplicates()
     conflicting_keys = distinct[distinct.duplicated(KEY, keep=False)][KEY].drop_duplicates()
     conflicting = frame[KEY].merge(conflicting_keys, on=KEY, how="left", indicator=True)["_merge"].eq("both").to_numpy()

@@ -9,7 +9,7 @@ import logging
 import os
 import time
 from datetime import date, datetime, timezone
-from functools import lru_cache
+import functools
 
 import luigi
 
@@ -38,7 +38,7 @@ def default_trade_date() -> date:
     )
 
 
-@lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=4)
 def _session(user_agent: str, referer: str, retries: int, backoff: float):
     return source.make_session(user_agent, referer, retries, backoff)
 
@@ -53,9 +53,13 @@ class DayTask(luigi.Task):
         super().__init__(*args, **kwargs)
         self.metrics: dict[str, float] = {}
 
-    @property
+    @functools.cached_property
     def root(self):
         return storage().root
+
+    @functools.cached_property
+    def upstream(self) -> list:
+        return luigi.task.flatten(self.requires())
 
     def target(self, path_for) -> AtomicLocalTarget:
         return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)))
@@ -68,7 +72,7 @@ class DayTask(luigi.Task):
         Luigi alone only looks at the last output, so deleting an upstream target (say the lake
         file) would go unnoticed once the day is loaded; here it reruns that stage and those after.
         """
-        return super().complete() and all(task.complete() for task in luigi.task.flatten(self.requires()))
+        return super().complete() and all(task.complete() for task in self.upstream)
 
     @property
     def retry_count(self):
@@ -142,7 +146,7 @@ class ParseBhavcopy(DayTask):
         member, csv_bytes = rawfile.read_member(body, self.date, raw_file, None, max_bytes)
         table = formats.parse(csv_bytes, self.date, member)
         with self.output().temporary_path() as path:
-            lake.write_table(table, path)
+            lake.write_table(table, path, lake.STAGING_COMPRESSION)
         self.metrics["raw_rows_parsed"] = table.num_rows
 
 
@@ -193,11 +197,10 @@ class WriteParquet(DayTask):
         return self.target(layout.lake_path)
 
     def run(self):
-        table = lake.read_table(self.input()["rows"].path)
         with self.output().temporary_path() as path:
-            lake.write_table(table, path)
+            rows = lake.publish(self.input()["rows"].path, path)
         self.metrics.update(
-            rows_written=table.num_rows,
+            rows_written=rows,
             parquet_size_mb=round(os.path.getsize(self.output().path) / 1e6, 6),
         )
 

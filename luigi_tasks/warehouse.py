@@ -182,18 +182,21 @@ def clickhouse_columns(schema: pa.Schema) -> list[tuple[str, str]]:
 def ensure_table(client: Client, database: str, table: str, schema: pa.Schema) -> None:
     """Create the database and table if missing, and refuse an existing table of another shape.
 
-    Cheap enough to run before every load, which is what makes a dropped table reappear.
+    One query when the table is already right, so it runs before every load: that is what makes
+    a dropped table reappear.
     """
     expected = clickhouse_columns(schema)
-    client.command(f"CREATE DATABASE IF NOT EXISTS {_quoted(database)}")
-    columns = ",\n    ".join(f"`{name}` {ch_type}" for name, ch_type in expected)
-    client.command(
-        f"CREATE TABLE IF NOT EXISTS {_quoted(database, table)} (\n    {columns}\n)\n"
-        "ENGINE = MergeTree\n"
-        "PARTITION BY toYYYYMM(trade_date)\n"
-        "ORDER BY (trade_date, symbol, series)"
-    )
     actual = table_columns(client, database, table)
+    if not actual:
+        client.command(f"CREATE DATABASE IF NOT EXISTS {_quoted(database)}")
+        columns = ",\n    ".join(f"`{name}` {ch_type}" for name, ch_type in expected)
+        client.command(
+            f"CREATE TABLE IF NOT EXISTS {_quoted(database, table)} (\n    {columns}\n)\n"
+            "ENGINE = MergeTree\n"
+            "PARTITION BY toYYYYMM(trade_date)\n"
+            "ORDER BY (trade_date, symbol, series)"
+        )
+        actual = table_columns(client, database, table)
     if actual != expected:
         raise WarehouseError(
             f"{database}.{table} exists with columns {actual}, expected {expected}; "

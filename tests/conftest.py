@@ -5,6 +5,7 @@ from pathlib import Path
 import luigi
 import pytest
 from luigi.configuration import get_config
+from luigi.task_register import Register
 
 from luigi_tasks import metrics
 from nse_server import NSEServer
@@ -37,6 +38,12 @@ def luigi_config():
 def mlflow_uri(tmp_path_factory):
     """One real MLflow store for the session: creating a sqlite store costs about 2 s."""
     return "sqlite:///" + str(tmp_path_factory.mktemp("mlflow") / "mlflow.db")
+
+
+@pytest.fixture(autouse=True)
+def fresh_tasks():
+    """Luigi caches task instances per process; a test's DATA_DIR must not leak into the next."""
+    Register.clear_instance_cache()
 
 
 @pytest.fixture(autouse=True)
