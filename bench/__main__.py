@@ -69,7 +69,8 @@ def main(argv=None) -> int:
         env.update(DATA_DIR=str(work / "pipeline"), NSE_BASE_URL=server.url, PYTHONUNBUFFERED="1")
         start, stop = days[0].isoformat(), (days[-1] + timedelta(days=1)).isoformat()
         luigi_cmd = [sys.executable, "-m", "luigi", "--module", "luigi_tasks", "RangeDaily", "--of", "BhavcopyETL",
-                     "--start", start, "--stop", stop, "--local-scheduler", "--log-level", "WARNING"]
+                     "--start", start, "--stop", stop, "--BhavcopyETL-datasets", '["cm"]',
+                     "--local-scheduler", "--log-level", "WARNING"]
 
         backfill_s, backfill_rss, backfill = timed(luigi_cmd, env)
         if backfill.returncode != 0:
@@ -79,7 +80,8 @@ def main(argv=None) -> int:
         noop_s, noop_rss, noop = timed(luigi_cmd, env)
         if noop.returncode != 0 or len(server.requests) != requests_after_backfill:
             raise SystemExit("the rerun was not a no-op")
-        status = subprocess.run([sys.executable, "-m", "luigi_tasks", "status", "--start", start, "--stop", stop],
+        status = subprocess.run([sys.executable, "-m", "luigi_tasks", "status", "--start", start, "--stop", stop,
+                                 "--dataset", "cm"],
                                 cwd=REPO, env=env, capture_output=True, text=True)
         if status.returncode != 0:
             raise SystemExit("status says not every day is done:\n" + status.stdout[-2000:])

@@ -11,19 +11,19 @@ def main(argv=None) -> int:
     status.add_argument("--start", type=date.fromisoformat, required=True, help="first date, YYYY-MM-DD")
     status.add_argument("--stop", type=date.fromisoformat, required=True,
                         help="end date, exclusive as in RangeDaily")
-    status.add_argument("--dataset", action="append", help="dataset to show (repeatable); default: all")
+    status.add_argument("--dataset", action="append", choices=["cm", "fo", "delivery"],
+                        help="dataset to show (repeatable); default: [BhavcopyETL] datasets")
     status.add_argument("--load-to-clickhouse", choices=["true", "false"],
                         help="count a date done only once loaded; default: [BhavcopyETL] load_to_clickhouse")
     args = parser.parse_args(argv)
 
-    from . import layout
     from .config import storage
     from .status import report
     from .tasks import BhavcopyETL, is_session
 
-    load = BhavcopyETL(date=args.start).load_to_clickhouse if args.load_to_clickhouse is None \
-        else args.load_to_clickhouse == "true"
-    lines, all_done = report(storage().root, args.dataset or list(layout.DATASETS), args.start, args.stop,
+    etl = BhavcopyETL(date=args.start)  # luigi.cfg's [BhavcopyETL] decides what "done" means
+    load = etl.load_to_clickhouse if args.load_to_clickhouse is None else args.load_to_clickhouse == "true"
+    lines, all_done = report(storage().root, args.dataset or list(etl.datasets), args.start, args.stop,
                              is_session, load)
     print("\n".join(lines))
     return 0 if all_done else 1

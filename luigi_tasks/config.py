@@ -89,10 +89,15 @@ class clickhouse(EnvConfig):
     secure = luigi.BoolParameter(default=False, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
                                  description="HTTPS to the server (env CLICKHOUSE_SECURE)")
     cm_table = luigi.Parameter(default="cm_bhavcopy", description="Table for the equity bhavcopy")
+    fo_table = luigi.Parameter(default="fo_bhavcopy", description="Table for the F&O bhavcopy")
+    delivery_table = luigi.Parameter(default="cm_delivery", description="Table for the delivery file")
     chdb_path = luigi.Parameter(
         default="", description="Embedded engine folder; empty means DATA_DIR/clickhouse (env CHDB_PATH)"
     )
     health_timeout = luigi.FloatParameter(default=5.0, description="Seconds for the SELECT 1 before a load")
+
+    def table_for(self, dataset: str) -> str:
+        return getattr(self, f"{dataset}_table")
 
 
 class calendar(luigi.Config):

@@ -7,14 +7,11 @@ import os
 from datetime import date
 from pathlib import Path
 
-# dataset -> (lake and ClickHouse table name, raw file suffix)
-DATASETS = {
-    "cm": ("cm_bhavcopy", ".zip"),
-}
+from .datasets import DATASETS
 
 
 def lake_name(dataset: str) -> str:
-    return DATASETS[dataset][0]
+    return DATASETS[dataset].table
 
 
 def _dated(root: Path, stage: str, dataset: str, day: date, suffix: str) -> Path:
@@ -23,7 +20,7 @@ def _dated(root: Path, stage: str, dataset: str, day: date, suffix: str) -> Path
 
 def raw_path(root: Path, dataset: str, day: date) -> Path:
     """The file exactly as NSE served it; NSE's own name and the URL are in the sidecar."""
-    return _dated(root, "raw", dataset, day, DATASETS[dataset][1])
+    return _dated(root, "raw", dataset, day, DATASETS[dataset].raw_suffix)
 
 
 def raw_sidecar_path(root: Path, dataset: str, day: date) -> Path:

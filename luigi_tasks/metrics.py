@@ -40,7 +40,7 @@ DURATION_METRICS = {
 ERROR_PARAM_LIMIT = 1000
 
 _pending: dict[date, dict[str, float]] = {}
-_load_flags: dict[date, bool] = {}  # BhavcopyETL.load_to_clickhouse per date, seen at scheduling
+_etl_params: dict[date, tuple[bool, tuple]] = {}  # BhavcopyETL's (load_to_clickhouse, datasets), per date
 
 
 def tracking_uri() -> str:
@@ -65,20 +65,25 @@ def _key(task) -> date | None:
 @luigi.Task.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
 def _on_dependency(task, dependency):
     if isinstance(task, BhavcopyETL):
-        _load_flags[task.date] = task.load_to_clickhouse
+        _etl_params[task.date] = (task.load_to_clickhouse, tuple(task.datasets))
+
+
+def metric_name(task: DayTask, name: str) -> str:
+    """The equity bhavcopy's metrics keep their plain names; other datasets' are prefixed (fo_rows_loaded)."""
+    return name if task.dataset == "cm" else f"{task.dataset}_{name}"
 
 
 @luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)
 def _on_processing_time(task, seconds):
     name = DURATION_METRICS.get(task.task_family)
-    if name and _key(task) is not None:
-        _pending.setdefault(task.date, {})[name] = round(seconds, 6)
+    if name and isinstance(task, DayTask):
+        _pending.setdefault(task.date, {})[metric_name(task, name)] = round(seconds, 6)
 
 
 @luigi.Task.event_handler(luigi.Event.SUCCESS)
 def _on_success(task):
     if isinstance(task, DayTask):
-        _pending.setdefault(task.date, {}).update(task.metrics)
+        _pending.setdefault(task.date, {}).update({metric_name(task, k): v for k, v in task.metrics.items()})
     elif isinstance(task, BhavcopyETL):
         _finish(task.date, "success", None)
 
@@ -94,10 +99,16 @@ def _finish(day: date, status: str, error: str | None) -> None:
     metrics = _pending.pop(day, {}) if status == "success" else dict(_pending.get(day, {}))
     if not config.tracking().enabled:
         return
+    if day not in _etl_params:
+        etl = BhavcopyETL(date=day)
+        _etl_params[day] = (etl.load_to_clickhouse, tuple(etl.datasets))
+    load, datasets = _etl_params[day]
+    settings = config.clickhouse()
     params = {
         "trade_date": day.isoformat(),
-        "load_to_clickhouse": str(_load_flags.get(day, BhavcopyETL(date=day).load_to_clickhouse)).lower(),
-        "clickhouse_table": config.clickhouse().cm_table,
+        "load_to_clickhouse": str(load).lower(),
+        "clickhouse_table": ",".join(settings.table_for(name) for name in datasets),
+        "datasets": ",".join(datasets),
         "status": status,
     }
     if error:

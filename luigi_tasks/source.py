@@ -1,7 +1,7 @@
-"""NSE's archive as a source: which URL holds a day's file, and fetching it politely.
+"""NSE's archive as a source: routes to a day's file, and fetching it politely.
 
-One route table per dataset; the route whose era contains the date goes first, the others
-are fallbacks for days NSE serves in the other layout (UDiFF files exist for 2024-07-05).
+Each dataset (datasets/*.py) lists its routes; the route whose era contains the date goes first,
+the others are fallbacks for days NSE serves in the other layout (UDiFF files exist for 2024-07-05).
 A 404, a 403 or an HTML page means "no file at this route"; anything else that is wrong is
 an error. Retries of 429, 5xx and dropped connections are urllib3's `Retry`, not a loop here.
 """
@@ -36,35 +36,9 @@ class Route:
         return (self.starts is None or day >= self.starts) and (self.ends is None or day < self.ends)
 
 
-def _mon(day: date) -> str:
+def mon(day: date) -> str:
+    """NSE's upper-case English month, as in cm01DEC2022bhav.csv."""
     return day.strftime("%b").upper()
-
-
-def _cm_udiff_name(day: date) -> str:
-    return f"BhavCopy_NSE_CM_0_0_0_{day:%Y%m%d}_F_0000.csv"
-
-
-def _cm_legacy_name(day: date) -> str:
-    return f"cm{day:%d}{_mon(day)}{day:%Y}bhav.csv"
-
-
-ROUTES: dict[str, list[Route]] = {
-    "cm": [
-        Route("cm-udiff", lambda d: f"/content/cm/{_cm_udiff_name(d)}.zip", _cm_udiff_name, starts=UDIFF_FROM),
-        Route(
-            "cm-legacy",
-            lambda d: f"/content/historical/EQUITIES/{d:%Y}/{_mon(d)}/{_cm_legacy_name(d)}.zip",
-            _cm_legacy_name,
-            ends=UDIFF_FROM,
-        ),
-    ],
-}
-
-
-def routes_for(dataset: str, day: date) -> list[Route]:
-    """The route whose era covers the day first, then the rest as fallbacks."""
-    routes = ROUTES[dataset]
-    return sorted(routes, key=lambda route: not route.covers(day))
 
 
 def make_session(user_agent: str, referer: str, retries: int, backoff_factor: float) -> requests.Session:
@@ -121,7 +95,7 @@ def _is_html(response: requests.Response, body: bytes) -> bool:
 def fetch(
     session: requests.Session,
     base_url: str,
-    dataset: str,
+    routes: list[Route],
     day: date,
     timeout: tuple[float, float],
     max_bytes: int,
@@ -131,7 +105,7 @@ def fetch(
     attempts = []
     base = base_url.rstrip("/")
     host = urlsplit(base).netloc
-    for route in routes_for(dataset, day):
+    for route in routes:
         url = base + route.path(day)
         try:
             response = session.get(url, timeout=timeout, stream=True, allow_redirects=False)

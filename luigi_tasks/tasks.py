@@ -13,9 +13,9 @@ import functools
 
 import luigi
 
-from . import formats, lake, layout, quality, rawfile, source, trading_calendar, warehouse
+from . import lake, layout, rawfile, source, trading_calendar, warehouse
 from .config import calendar, clickhouse, nse, retries, storage
-from .schema import CM_BHAVCOPY
+from .datasets import DATASETS
 from .targets import AtomicLocalTarget
 
 logger = logging.getLogger("luigi-interface")
@@ -47,7 +47,7 @@ class DayTask(luigi.Task):
     """A stage of one dataset on one trading day."""
 
     date = luigi.DateParameter(description="Trade date, YYYY-MM-DD")
-    dataset = luigi.ChoiceParameter(choices=list(layout.DATASETS), default="cm", description="Which NSE file")
+    dataset = luigi.ChoiceParameter(choices=list(DATASETS), default="cm", description="Which NSE file")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -60,6 +60,11 @@ class DayTask(luigi.Task):
     @functools.cached_property
     def upstream(self) -> list:
         return luigi.task.flatten(self.requires())
+
+    @property
+    def spec(self):
+        """This task's dataset: routes, formats, schema and rules."""
+        return DATASETS[self.dataset]
 
     def target(self, path_for) -> AtomicLocalTarget:
         return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)))
@@ -78,6 +83,12 @@ class DayTask(luigi.Task):
     def retry_count(self):
         """Luigi's per-task retry policy, read from `[retries]` in luigi.cfg."""
         return getattr(retries(), self.attempts_setting)
+
+    def _csv(self, body: bytes, file: str, member: str | None, max_bytes: int) -> tuple[str, bytes]:
+        """(file name, CSV bytes): the one member of NSE's zip, or the body itself for a plain CSV."""
+        if self.spec.zipped:
+            return rawfile.read_member(body, self.date, file, member, max_bytes)
+        return member or os.path.basename(file), body
 
     def report(self, message: str, percent: int | None = None) -> None:
         """Status for the visualiser; the worker sets these callbacks, a direct run() has none."""
@@ -102,13 +113,13 @@ class DownloadBhavcopy(DayTask):
         fetched = source.fetch(
             _session(settings.user_agent, settings.referer, settings.http_retries, settings.backoff_factor),
             settings.base_url,
-            self.dataset,
+            self.spec.routes_for(self.date),
             self.date,
             (settings.connect_timeout, settings.read_timeout),
             max_bytes,
         )
-        member, csv_bytes = rawfile.read_member(fetched.body, self.date, fetched.url, fetched.member, max_bytes)
-        source_format = formats.peek(csv_bytes, self.date, member)
+        member, csv_bytes = self._csv(fetched.body, fetched.url, fetched.member, max_bytes)
+        source_format = self.spec.peek(csv_bytes, self.date, member)
         sidecar = {
             "date": self.date.isoformat(),
             "dataset": self.dataset,
@@ -143,8 +154,8 @@ class ParseBhavcopy(DayTask):
         with open(raw_file, "rb") as handle:
             body = handle.read()
         max_bytes = nse().max_member_mb * 1024 * 1024
-        member, csv_bytes = rawfile.read_member(body, self.date, raw_file, None, max_bytes)
-        table = formats.parse(csv_bytes, self.date, member)
+        member, csv_bytes = self._csv(body, raw_file, None, max_bytes)
+        table = self.spec.parse(csv_bytes, self.date, member)
         with self.output().temporary_path() as path:
             lake.write_table(table, path, lake.STAGING_COMPRESSION)
         self.metrics["raw_rows_parsed"] = table.num_rows
@@ -163,7 +174,7 @@ class NormalizeBhavcopy(DayTask):
 
     def run(self):
         staged = lake.read_table(self.input().path)
-        checked = quality.validate(formats.to_canonical(staged))
+        checked = self.spec.validate(self.spec.to_canonical(staged))
         if checked.good.num_rows + checked.rejects.num_rows != staged.num_rows:
             raise RuntimeError(f"{self.date} {self.input().path}: rows lost in validation")
         outputs = self.output()
@@ -175,13 +186,13 @@ class NormalizeBhavcopy(DayTask):
         if checked.rejects.num_rows:
             logger.warning("%s %s: %d rows rejected, see %s", self.dataset, self.date, checked.rejects.num_rows,
                            outputs["rejects"].path)
-        if checked.price_outside_range_rows:
-            logger.warning("%s %s: %d rows have open or close outside [low, high] (kept)", self.dataset,
-                           self.date, checked.price_outside_range_rows)
+        if checked.warning_rows:
+            logger.warning("%s %s: %d rows have a price outside [low, high] (kept)", self.dataset,
+                           self.date, checked.warning_rows)
         self.metrics.update(
             normalized_rows=checked.good.num_rows,
             filtered_rows=checked.rejects.num_rows,
-            price_outside_range_rows=checked.price_outside_range_rows,
+            price_outside_range_rows=checked.warning_rows,
         )
 
 
@@ -231,13 +242,15 @@ class LoadClickHouse(DayTask):
             settings.chdb_path or str(layout.chdb_path(self.root)), settings.health_timeout,
         )
         warehouse.health_check(client)
-        warehouse.ensure_table(client, settings.database, settings.cm_table, CM_BHAVCOPY)
-        loaded = warehouse.load_day(client, settings.database, settings.cm_table, rows, self.date)
+        table = settings.table_for(self.dataset)
+        warehouse.ensure_table(client, settings.database, table, self.spec.schema, self.spec.order_by,
+                               self.spec.low_cardinality)
+        loaded = warehouse.load_day(client, settings.database, table, rows, self.date)
         marker = {
             "date": self.date.isoformat(),
             "rows": loaded,
             "lake_file": self.input().path,
-            "table": f"{settings.database}.{settings.cm_table}",
+            "table": f"{settings.database}.{table}",
             "clickhouse": f"{settings.host}:{settings.port}" if settings.host else "embedded chdb",
             "duration_seconds": round(time.perf_counter() - started, 6),
         }
@@ -257,6 +270,15 @@ class BhavcopyETL(luigi.WrapperTask):
         default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
         description="Also load the day into ClickHouse (--load-to-clickhouse false for the lake alone)",
     )
+    datasets = luigi.ListParameter(
+        default=list(DATASETS), description='Which NSE files, e.g. --datasets \'["cm","fo"]\'; default: all'
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        unknown = [name for name in self.datasets if name not in DATASETS]
+        if unknown:
+            raise ValueError(f"unknown dataset(s) {unknown}; known: {sorted(DATASETS)}")
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
@@ -268,7 +290,9 @@ class BhavcopyETL(luigi.WrapperTask):
         if not days:
             return []
         probe = cls(date=days[0])
-        done = layout.complete_dates(storage().root, "cm", probe.load_to_clickhouse)
+        root = storage().root
+        done = set.intersection(*(layout.complete_dates(root, name, probe.load_to_clickhouse)
+                                  for name in probe.datasets))
         return [day for day in days if day in done or not is_session(day)]
 
     def requires(self):
@@ -276,4 +300,4 @@ class BhavcopyETL(luigi.WrapperTask):
         if not is_session(self.date):
             return []
         final = LoadClickHouse if self.load_to_clickhouse else WriteParquet
-        return final(date=self.date, dataset="cm")
+        return [final(date=self.date, dataset=name) for name in self.datasets]

@@ -20,8 +20,6 @@ from clickhouse_connect.driver.client import Client
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
-# Low-cardinality strings: a handful of distinct values over millions of rows.
-_LOW_CARDINALITY = frozenset({"series", "source_format"})
 
 _SCALAR_TYPES = {
     pa.date32(): "Date",
@@ -165,27 +163,31 @@ def health_check(client: Client) -> None:
     raise WarehouseError(f"ClickHouse at {client.uri} failed its health check: {cause}")
 
 
-def clickhouse_columns(schema: pa.Schema) -> list[tuple[str, str]]:
-    """(name, ClickHouse type) per field; nullability follows the arrow schema exactly."""
+def clickhouse_columns(schema: pa.Schema, low_cardinality=("series", "source_format")) -> list[tuple[str, str]]:
+    """(name, ClickHouse type) per field; nullability follows the arrow schema exactly.
+
+    `low_cardinality` names the strings with a handful of distinct values over millions of rows.
+    """
     columns = []
     for field in schema:
         base = _SCALAR_TYPES.get(field.type)
         if base is None:
             raise ValueError(f"no ClickHouse type for column {field.name!r} of arrow type {field.type}")
         ch_type = f"Nullable({base})" if field.nullable else base
-        if field.name in _LOW_CARDINALITY:
+        if field.name in low_cardinality:
             ch_type = f"LowCardinality({ch_type})"
         columns.append((validate_identifier(field.name), ch_type))
     return columns
 
 
-def ensure_table(client: Client, database: str, table: str, schema: pa.Schema) -> None:
+def ensure_table(client: Client, database: str, table: str, schema: pa.Schema,
+                 order_by=("trade_date", "symbol", "series"), low_cardinality=("series", "source_format")) -> None:
     """Create the database and table if missing, and refuse an existing table of another shape.
 
     One query when the table is already right, so it runs before every load: that is what makes
     a dropped table reappear.
     """
-    expected = clickhouse_columns(schema)
+    expected = clickhouse_columns(schema, low_cardinality)
     actual = table_columns(client, database, table)
     if not actual:
         client.command(f"CREATE DATABASE IF NOT EXISTS {_quoted(database)}")
@@ -194,7 +196,7 @@ def ensure_table(client: Client, database: str, table: str, schema: pa.Schema) -
             f"CREATE TABLE IF NOT EXISTS {_quoted(database, table)} (\n    {columns}\n)\n"
             "ENGINE = MergeTree\n"
             "PARTITION BY toYYYYMM(trade_date)\n"
-            "ORDER BY (trade_date, symbol, series)"
+            f"ORDER BY ({', '.join(_quoted(name) for name in order_by)})"
         )
         actual = table_columns(client, database, table)
     if actual != expected:

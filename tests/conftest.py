@@ -48,8 +48,12 @@ def fresh_tasks():
 
 @pytest.fixture(autouse=True)
 def one_attempt(luigi_config):
-    """luigi.cfg retries a failed stage for minutes; tests that want retries turn them on."""
+    """luigi.cfg retries a failed stage for minutes; tests that want retries turn them on.
+
+    Tests are about the equity bhavcopy unless they ask for other datasets (the fixtures hold
+    F&O and delivery files for other dates)."""
     luigi_config("worker", "keep_alive", "false")
+    luigi_config("BhavcopyETL", "datasets", '["cm"]')
 
 
 @pytest.fixture(autouse=True)

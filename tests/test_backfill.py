@@ -143,6 +143,7 @@ def test_a_run_against_luigid_shows_tasks_done(data_dir, nse_server, luigid):
     completed = subprocess.run(
         [sys.executable, "-m", "luigi", "--module", "luigi_tasks", "RangeDaily", "--of", "BhavcopyETL",
          "--start", "2025-06-18", "--stop", "2025-06-20", "--BhavcopyETL-load-to-clickhouse", "false",
+         "--BhavcopyETL-datasets", '["cm"]',
          "--scheduler-host", "127.0.0.1", "--scheduler-port", str(port)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
     )

@@ -6,8 +6,12 @@ import pyarrow as pa
 import pytest
 
 from luigi_tasks import formats
+from luigi_tasks.datasets import DATASETS
+from luigi_tasks.datasets.cm import LEGACY as LEGACY_FORMAT
 from luigi_tasks.errors import BhavcopyError
 from luigi_tasks.schema import CM_BHAVCOPY
+
+CM = DATASETS["cm"]
 
 from conftest import DATA
 
@@ -26,19 +30,19 @@ LEGACY_HEADER = "SYMBOL,SERIES,OPEN,HIGH,LOW,CLOSE,LAST,PREVCLOSE,TOTTRDQTY,TOTT
 
 
 def test_udiff_is_read_with_declared_types():
-    table = formats.parse(UDIFF, UDIFF_DAY, "f.csv")
+    table = CM.parse(UDIFF, UDIFF_DAY, "f.csv")
     assert table.num_rows == 2993
     assert table.schema.field("TradDt").type == pa.date32()
     assert table.schema.field("TtlTradgVol").type == pa.int64()
     # columns that are always empty in CM keep their declared type instead of becoming null-typed
     assert table.schema.field("StrkPric").type == pa.float64()
     assert table.schema.field("OpnIntrst").type == pa.int64()
-    assert formats.format_of(table) == formats.UDIFF
+    assert formats.format_of(table) == "udiff"
 
 
 def test_legacy_trailing_comma_does_not_become_a_column():
-    table = formats.parse(LEGACY, LEGACY_DAY, "f.csv")
-    assert table.column_names == list(formats.LEGACY_TYPES)
+    table = CM.parse(LEGACY, LEGACY_DAY, "f.csv")
+    assert table.column_names == list(LEGACY_FORMAT.types)
     assert table.num_rows == 2339
     assert set(table["TIMESTAMP"].to_pylist()) == {LEGACY_DAY}
 
@@ -47,20 +51,20 @@ def test_legacy_without_trailing_comma_and_without_trades_and_isin():
     """Files from before about 2011 lack TOTALTRADES and ISIN; a few days lack the trailing comma."""
     old = "SYMBOL,SERIES,OPEN,HIGH,LOW,CLOSE,LAST,PREVCLOSE,TOTTRDQTY,TOTTRDVAL,TIMESTAMP\n" \
           "INFY,EQ,10.5,11,10,10.75,10.7,10.2,1000,10750.5,03-JAN-2005\n"
-    table = formats.parse(old.encode(), date(2005, 1, 3), "cm03JAN2005bhav.csv")
-    row = formats.to_canonical(table).to_pylist()[0]
+    table = CM.parse(old.encode(), date(2005, 1, 3), "cm03JAN2005bhav.csv")
+    row = CM.to_canonical(table).to_pylist()[0]
     assert row["trades"] is None and row["isin"] is None
     assert row["turnover"] == 10750.5 and row["volume"] == 1000
 
 
 def test_legacy_two_digit_year():
     text = LEGACY_HEADER + "\nINFY,EQ,1,2,1,1.5,1.5,1,10,15,13-Jul-20,3,INE009A01021,\n"
-    table = formats.parse(text.encode(), date(2020, 7, 13), "cm13JUL2020bhav.csv")
+    table = CM.parse(text.encode(), date(2020, 7, 13), "cm13JUL2020bhav.csv")
     assert table["TIMESTAMP"].to_pylist() == [date(2020, 7, 13)]
 
 
 def test_canonical_values_equal_the_source_exactly():
-    canonical = formats.to_canonical(formats.parse(UDIFF, UDIFF_DAY, "f.csv"))
+    canonical = CM.to_canonical(CM.parse(UDIFF, UDIFF_DAY, "f.csv"))
     assert canonical.schema.names == CM_BHAVCOPY.names
     first = canonical.to_pylist()[0]
     # 2025-06-18,...,SGBJUN28,GB,...,9900.75,9900.75,9815.00,9870.00,9870.00,9900.75,,9870.00,,,58,572965.55,10,...
@@ -73,48 +77,48 @@ def test_canonical_values_equal_the_source_exactly():
 
 def test_wrong_date_inside_is_rejected():
     with pytest.raises(BhavcopyError, match=r"^2022-12-02 f\.csv: wrong trade date inside the file: 2022-12-01"):
-        formats.parse(LEGACY, date(2022, 12, 2), "f.csv")
+        CM.parse(LEGACY, date(2022, 12, 2), "f.csv")
     with pytest.raises(BhavcopyError, match="wrong trade date"):
-        formats.peek(UDIFF, date(2025, 6, 19), "f.csv")
+        CM.peek(UDIFF, date(2025, 6, 19), "f.csv")
 
 
 def test_mixed_dates_inside_are_rejected():
     text = UDIFF.decode().replace("2025-06-18,2025-06-18,CM,NSE,STK,1342,", "2025-06-17,2025-06-17,CM,NSE,STK,1342,", 1)
     with pytest.raises(BhavcopyError, match="2025-06-17, 2025-06-18"):
-        formats.parse(text.encode(), UDIFF_DAY, "f.csv")
+        CM.parse(text.encode(), UDIFF_DAY, "f.csv")
 
 
 def test_unknown_header_is_rejected():
     with pytest.raises(BhavcopyError, match=r"^2025-06-18 f\.csv: unknown header"):
-        formats.parse(b"Date,Ticker,Price\n2025-06-18,INFY,1\n", UDIFF_DAY, "f.csv")
+        CM.parse(b"Date,Ticker,Price\n2025-06-18,INFY,1\n", UDIFF_DAY, "f.csv")
 
 
 def test_unknown_extra_column_is_schema_drift():
     text = UDIFF.decode().replace("Rsvd4", "Rsvd4,NewCol", 1)
     with pytest.raises(BhavcopyError, match=r"schema drift: unknown column\(s\) 'NewCol'"):
-        formats.peek(text.encode(), UDIFF_DAY, "f.csv")
+        CM.peek(text.encode(), UDIFF_DAY, "f.csv")
 
 
 def test_missing_required_column_is_named():
     text = LEGACY.decode().replace("PREVCLOSE,", "", 1)
     with pytest.raises(BhavcopyError, match="required column.* PREVCLOSE missing"):
-        formats.parse(text.encode(), LEGACY_DAY, "f.csv")
+        CM.parse(text.encode(), LEGACY_DAY, "f.csv")
 
 
 @pytest.mark.parametrize("body, problem", [(b"", "empty file"), (LEGACY_HEADER.encode() + b"\n", "header only")])
 def test_empty_and_header_only_files_are_rejected(body, problem):
     with pytest.raises(BhavcopyError, match=problem):
-        formats.parse(body, LEGACY_DAY, "f.csv")
+        CM.parse(body, LEGACY_DAY, "f.csv")
 
 
 def test_bytes_that_are_not_utf8_are_rejected():
     assert b"\n20MICRONS," in LEGACY
     text = LEGACY.replace(b"\n20MICRONS,", b"\n20MICR\xff\xfeNS,", 1)
     with pytest.raises(BhavcopyError, match=r"^2022-12-01 f\.csv: .*UTF-8"):
-        formats.parse(text, LEGACY_DAY, "f.csv")
+        CM.parse(text, LEGACY_DAY, "f.csv")
 
 
 def test_a_number_that_does_not_parse_fails_the_file_with_its_column():
     text = UDIFF.decode().replace(",9900.75,9900.75,9815.00,", ",abc,9900.75,9815.00,", 1)
     with pytest.raises(BhavcopyError, match=r"cannot read as udiff CSV: .*double"):
-        formats.parse(text.encode(), UDIFF_DAY, "f.csv")
+        CM.parse(text.encode(), UDIFF_DAY, "f.csv")

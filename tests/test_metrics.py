@@ -46,7 +46,7 @@ def test_one_run_per_date_with_params_and_stage_metrics(data_dir, nse_server, ru
     assert run.info.run_name == "bhavcopy-etl-2025-06-18"
     assert run.info.status == "FINISHED"
     assert run.data.params == {"trade_date": "2025-06-18", "load_to_clickhouse": "false",
-                               "clickhouse_table": "cm_bhavcopy", "status": "success"}
+                               "clickhouse_table": "cm_bhavcopy", "datasets": "cm", "status": "success"}
     assert STAGE_METRICS <= set(run.data.metrics)
     assert run.data.metrics["raw_rows_parsed"] == run.data.metrics["rows_written"] == 2993
     assert run.data.metrics["filtered_rows"] == 0

@@ -4,8 +4,10 @@ from datetime import date
 import pyarrow as pa
 import pytest
 
-from luigi_tasks import quality
+from luigi_tasks.datasets import DATASETS
 from luigi_tasks.schema import CM_BHAVCOPY
+
+validate = DATASETS["cm"].validate
 
 DAY = date(2025, 6, 18)
 GOOD = dict(trade_date=DAY, symbol="INFY", series="EQ", isin="INE009A01021", open=10.0, high=12.0, low=9.0,
@@ -35,44 +37,44 @@ def row(**changes):
     ],
 )
 def test_each_rule_rejects_with_its_reason(bad, reason):
-    checked = quality.validate(table(row(symbol="TCS"), bad))
+    checked = validate(table(row(symbol="TCS"), bad))
     assert checked.good["symbol"].to_pylist() == ["TCS"]
     assert checked.rejects.num_rows == 1
     assert reason in checked.rejects["reason"][0].as_py()
 
 
 def test_a_row_breaking_two_rules_names_both():
-    checked = quality.validate(table(row(symbol=None, volume=-5)))
+    checked = validate(table(row(symbol=None, volume=-5)))
     assert checked.rejects["reason"].to_pylist() == ["missing symbol; missing or negative volume"]
 
 
 def test_exact_duplicate_keeps_the_first_copy():
-    checked = quality.validate(table(row(), row(), row(symbol="TCS")))
+    checked = validate(table(row(), row(), row(symbol="TCS")))
     assert checked.good.num_rows == 2
     assert checked.rejects["reason"].to_pylist() == ["duplicate row"]
 
 
 def test_conflicting_duplicates_are_all_rejected():
-    checked = quality.validate(table(row(), row(close=11.5), row(symbol="TCS")))
+    checked = validate(table(row(), row(close=11.5), row(symbol="TCS")))
     assert checked.good["symbol"].to_pylist() == ["TCS"]
     assert checked.rejects["reason"].to_pylist() == ["conflicting duplicate (symbol, series)"] * 2
 
 
 def test_same_symbol_in_two_series_is_not_a_duplicate():
-    checked = quality.validate(table(row(), row(series="BE")))
+    checked = validate(table(row(), row(series="BE")))
     assert checked.good.num_rows == 2 and checked.rejects.num_rows == 0
 
 
 def test_close_outside_low_high_is_kept_and_counted():
     """Trade-for-trade series publish a close that was not traded; NSE's files have such rows."""
-    checked = quality.validate(table(row(close=13.0), row(open=8.0, symbol="TCS"), row(symbol="WIPRO")))
+    checked = validate(table(row(close=13.0), row(open=8.0, symbol="TCS"), row(symbol="WIPRO")))
     assert checked.good.num_rows == 3
-    assert checked.price_outside_range_rows == 2
+    assert checked.warning_rows == 2
 
 
 def test_good_rows_are_typed_as_the_canonical_schema_and_nothing_is_lost():
     rows = [row(symbol=f"S{i}") for i in range(50)] + [row(symbol=None), row(symbol="S1")]
-    checked = quality.validate(table(*rows))
+    checked = validate(table(*rows))
     assert checked.good.schema == CM_BHAVCOPY
     assert checked.good.num_rows + checked.rejects.num_rows == len(rows)
     assert checked.rejects.column_names == CM_BHAVCOPY.names + ["reason"]

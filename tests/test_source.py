@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 
 from luigi_tasks import source
+from luigi_tasks.datasets import DATASETS
 from luigi_tasks.errors import BhavcopyError, NoFileError
 
 from conftest import DATA
@@ -17,16 +18,16 @@ MAX = 50 * 1024 * 1024
 
 def fetch(server, day, retries=2, timeout=(2, 2), total_seconds=300.0):
     session = source.make_session("Mozilla/5.0 test", "https://www.nseindia.com/", retries, 0)
-    return source.fetch(session, server.url, "cm", day, timeout, MAX, total_seconds)
+    return source.fetch(session, server.url, DATASETS["cm"].routes_for(day), day, timeout, MAX, total_seconds)
 
 
 def test_routes_follow_nse_layout_and_the_format_switch():
-    assert [r.path(date(2024, 7, 8)) for r in source.routes_for("cm", date(2024, 7, 8))] == [
+    assert [r.path(date(2024, 7, 8)) for r in DATASETS["cm"].routes_for(date(2024, 7, 8))] == [
         "/content/cm/BhavCopy_NSE_CM_0_0_0_20240708_F_0000.csv.zip",
         "/content/historical/EQUITIES/2024/JUL/cm08JUL2024bhav.csv.zip",
     ]
-    assert [r.name for r in source.routes_for("cm", date(2024, 7, 5))] == ["cm-legacy", "cm-udiff"]
-    assert source.routes_for("cm", date(2022, 12, 1))[0].member(date(2022, 12, 1)) == "cm01DEC2022bhav.csv"
+    assert [r.name for r in DATASETS["cm"].routes_for(date(2024, 7, 5))] == ["cm-legacy", "cm-udiff"]
+    assert DATASETS["cm"].routes_for(date(2022, 12, 1))[0].member(date(2022, 12, 1)) == "cm01DEC2022bhav.csv"
 
 
 @pytest.mark.parametrize("day, file_name", [(UDIFF_DAY, UDIFF_FILE), (LEGACY_DAY, LEGACY_FILE)])
@@ -101,7 +102,7 @@ def test_closed_port_is_a_clear_error():
         port = probe.getsockname()[1]
     session = source.make_session("ua", "ref", 0, 0)
     with pytest.raises(BhavcopyError, match=r"2025-06-18 http://127.0.0.1:\d+/content/cm/.*request failed"):
-        source.fetch(session, f"http://127.0.0.1:{port}", "cm", UDIFF_DAY, (1, 1), MAX)
+        source.fetch(session, f"http://127.0.0.1:{port}", DATASETS["cm"].routes_for(UDIFF_DAY), UDIFF_DAY, (1, 1), MAX)
 
 
 def test_redirect_to_another_host_is_refused(nse_server):

@@ -40,7 +40,7 @@ def test_status_exits_zero_when_every_session_is_done(data_dir, nse_server, run_
     assert run_tasks(*[BhavcopyETL(date=d, load_to_clickhouse=False) for d in days]).status == LuigiStatusCode.SUCCESS
     completed = subprocess.run(
         [sys.executable, "-m", "luigi_tasks", "status", "--start", "2022-12-01", "--stop", "2022-12-05",
-         "--load-to-clickhouse", "false"],
+         "--load-to-clickhouse", "false", "--dataset", "cm"],
         cwd=REPO, env={**os.environ, "DATA_DIR": str(data_dir)}, capture_output=True, text=True, timeout=60,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr

@@ -141,7 +141,7 @@ def test_cli_exits_non_zero_naming_the_host_and_never_the_password(data_dir, nse
            "LUIGI_CONFIG_PATH": str(quick)}
     completed = subprocess.run(
         [sys.executable, "-m", "luigi", "--module", "luigi_tasks", "BhavcopyETL", "--date", "2025-06-18",
-         "--local-scheduler"],
+         "--datasets", '["cm"]', "--local-scheduler"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
     )
     output = completed.stdout + completed.stderr

@@ -1,0 +1,54 @@
+"""What makes a dataset: where NSE publishes it, how its file reads, what its rows must satisfy.
+
+One `Dataset` per NSE file (datasets/cm.py, fo.py, delivery.py). The tasks only ask a dataset
+to peek, parse, map and validate, so adding a dataset touches neither the tasks nor the layout.
+"""
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Callable
+
+import pyarrow as pa
+
+from . import formats, quality
+from .formats import CsvFormat
+from .source import Route
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str  # cm, fo, delivery: the folder under raw/, staging/, ...
+    table: str  # lake folder and default ClickHouse table
+    zipped: bool  # NSE serves a zip with one CSV member, or the CSV itself
+    routes: tuple[Route, ...]
+    formats: tuple[CsvFormat, ...]
+    schema: pa.Schema
+    key: tuple[str, ...]  # one row per key and day; also the duplicate rule's key
+    order_by: tuple[str, ...]  # ClickHouse sorting key (non-nullable columns)
+    canonical: Callable[[pa.Table, str], dict]  # staged table, format name -> canonical columns
+    rules: quality.Rules
+    warnings: Callable[[pa.Table], int] = field(default=lambda good: 0)
+    low_cardinality: tuple[str, ...] = ("source_format",)
+
+    @property
+    def raw_suffix(self) -> str:
+        return ".zip" if self.zipped else ".csv"
+
+    def routes_for(self, day: date) -> list[Route]:
+        """The route whose era covers the day first, then the rest as fallbacks."""
+        return sorted(self.routes, key=lambda route: not route.covers(day))
+
+    def peek(self, csv_bytes: bytes, day: date, file: str) -> str:
+        return formats.peek(csv_bytes, list(self.formats), day, file)
+
+    def parse(self, csv_bytes: bytes, day: date, file: str) -> pa.Table:
+        return formats.parse(csv_bytes, list(self.formats), day, file)
+
+    def to_canonical(self, staged: pa.Table) -> pa.Table:
+        """Staged source columns -> this dataset's schema; values untouched except documented units."""
+        fmt = formats.format_of(staged)
+        columns = self.canonical(staged, fmt)
+        columns["source_format"] = pa.array([fmt] * staged.num_rows, pa.string())
+        return formats.assemble(columns, self.schema, staged.num_rows)
+
+    def validate(self, canonical: pa.Table) -> quality.Checked:
+        return quality.validate(canonical, self.schema, self.rules, list(self.key), self.warnings)

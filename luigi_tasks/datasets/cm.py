@@ -1,0 +1,85 @@
+"""Capital-market (equity) bhavcopy: legacy `cm…bhav.csv.zip` until 2024-07-05, UDiFF after.
+
+Rules: a row is rejected for a missing symbol or series; a missing or non-positive open, high,
+low, close, last or prev_close; high < low; a missing or negative volume or turnover; or a
+repeated (symbol, series). A close or open outside [low, high] is kept (trade-for-trade series
+publish a close that was not traded) and counted as `price_outside_range_rows`.
+"""
+from datetime import date
+
+import pyarrow as pa
+
+from .. import quality
+from ..dataset import Dataset
+from ..formats import CsvFormat
+from ..schema import CM_BHAVCOPY
+from ..source import UDIFF_FROM, Route, mon
+from .udiff import udiff_format
+
+LEGACY = CsvFormat(
+    name="legacy",
+    types={
+        "SYMBOL": pa.string(), "SERIES": pa.string(), "OPEN": pa.float64(), "HIGH": pa.float64(),
+        "LOW": pa.float64(), "CLOSE": pa.float64(), "LAST": pa.float64(), "PREVCLOSE": pa.float64(),
+        "TOTTRDQTY": pa.int64(), "TOTTRDVAL": pa.float64(), "TIMESTAMP": pa.date32(),
+        "TOTALTRADES": pa.int64(), "ISIN": pa.string(),
+    },
+    signature=("SYMBOL", "TIMESTAMP"),
+    date_column="TIMESTAMP",
+    optional=("TOTALTRADES", "ISIN"),  # files from before about 2011 lack them
+    text_dates=("TIMESTAMP",),
+)
+UDIFF = udiff_format()
+
+SOURCES = {
+    "legacy": {
+        "trade_date": "TIMESTAMP", "symbol": "SYMBOL", "series": "SERIES", "isin": "ISIN",
+        "open": "OPEN", "high": "HIGH", "low": "LOW", "close": "CLOSE", "last": "LAST",
+        "prev_close": "PREVCLOSE", "volume": "TOTTRDQTY", "turnover": "TOTTRDVAL", "trades": "TOTALTRADES",
+    },
+    "udiff": {
+        "trade_date": "TradDt", "symbol": "TckrSymb", "series": "SctySrs", "isin": "ISIN",
+        "open": "OpnPric", "high": "HghPric", "low": "LwPric", "close": "ClsPric", "last": "LastPric",
+        "prev_close": "PrvsClsgPric", "volume": "TtlTradgVol", "turnover": "TtlTrfVal", "trades": "TtlNbOfTxsExctd",
+    },
+}
+
+
+def canonical(staged: pa.Table, fmt: str) -> dict:
+    return {name: staged[column] for name, column in SOURCES[fmt].items()}
+
+
+def rules(table: pa.Table) -> list:
+    checks = [quality.missing_text(table, "symbol"), quality.missing_text(table, "series")]
+    checks += [quality.not_positive(table, name) for name in ("open", "high", "low", "close", "last", "prev_close")]
+    checks.append(quality.high_below_low(table))
+    checks += [quality.negative(table, "volume"), quality.negative(table, "turnover")]
+    return checks
+
+
+def _udiff_name(day: date) -> str:
+    return f"BhavCopy_NSE_CM_0_0_0_{day:%Y%m%d}_F_0000.csv"
+
+
+def _legacy_name(day: date) -> str:
+    return f"cm{day:%d}{mon(day)}{day:%Y}bhav.csv"
+
+
+DATASET = Dataset(
+    name="cm",
+    table="cm_bhavcopy",
+    zipped=True,
+    routes=(
+        Route("cm-udiff", lambda d: f"/content/cm/{_udiff_name(d)}.zip", _udiff_name, starts=UDIFF_FROM),
+        Route("cm-legacy", lambda d: f"/content/historical/EQUITIES/{d:%Y}/{mon(d)}/{_legacy_name(d)}.zip",
+              _legacy_name, ends=UDIFF_FROM),
+    ),
+    formats=(UDIFF, LEGACY),
+    schema=CM_BHAVCOPY,
+    key=("symbol", "series"),
+    order_by=("trade_date", "symbol", "series"),
+    canonical=canonical,
+    rules=rules,
+    warnings=lambda good: quality.outside_low_high(good, "close", "open"),
+    low_cardinality=("series", "source_format"),
+)
