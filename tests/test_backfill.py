@@ -154,3 +154,11 @@ def test_a_run_against_luigid_shows_tasks_done(data_dir, nse_server, luigid):
     assert {"DownloadBhavcopy", "ParseBhavcopy", "NormalizeBhavcopy", "WriteParquet", "BhavcopyETL", "RangeDaily"} <= names
     done_days = {task["params"]["date"] for task in tasks.values() if task["name"] == "WriteParquet"}
     assert done_days == {"2025-06-18", "2025-06-19"}
+
+
+def test_range_daily_backfills_datasets_together(data_dir, nse_server, run_tasks):
+    result = run_tasks(backfill(date(2025, 6, 18), date(2025, 6, 20), datasets=["cm", "delivery"]))
+    assert result.status == LuigiStatusCode.SUCCESS
+    for dataset in ("cm", "delivery"):
+        assert sorted(layout.lake_dates(data_dir, dataset)) == FIXTURE_DAYS
+    assert "/content/fo/" not in " ".join(nse_server.paths_requested())

@@ -1,0 +1,146 @@
+"""The F&O bhavcopy (datasets/fo.py): NSE's real UDiFF file end to end, legacy layout, units, rules."""
+import csv
+import io
+import zipfile
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from luigi.execution_summary import LuigiStatusCode
+
+from luigi_tasks import layout, warehouse
+from luigi_tasks.config import clickhouse
+from luigi_tasks.datasets import DATASETS
+from luigi_tasks.errors import BhavcopyError
+from luigi_tasks.tasks import BhavcopyETL
+
+from conftest import DATA
+
+FO = DATASETS["fo"]
+DAY, FILE = date(2025, 2, 3), "BhavCopy_NSE_FO_0_0_0_20250203_F_0000.csv.zip"
+
+
+def source_records():
+    with zipfile.ZipFile(DATA / FILE) as archive:
+        return list(csv.DictReader(io.StringIO(archive.read(archive.namelist()[0]).decode())))
+
+
+def optional_float(text):
+    return float(text) if text.strip() else None
+
+
+def test_real_udiff_file_lands_row_by_row_in_lake_and_clickhouse(data_dir, nse_server, run_tasks):
+    assert run_tasks(BhavcopyETL(date=DAY, datasets=["fo"])).status == LuigiStatusCode.SUCCESS
+    lake = pq.read_table(layout.lake_path(data_dir, "fo", DAY))
+    assert layout.lake_path(data_dir, "fo", DAY).parent.parent.parent.parent.name == "fo_bhavcopy"
+    records = source_records()
+    assert lake.num_rows == len(records) == 34304
+    assert pq.read_table(layout.rejects_path(data_dir, "fo", DAY)).num_rows == 0
+    for record, row in zip(records, lake.to_pylist()):
+        assert row["trade_date"] == DAY
+        assert row["instrument_type"] == record["FinInstrmTp"]
+        assert row["symbol"] == record["TckrSymb"]
+        assert row["expiry_date"] == date.fromisoformat(record["XpryDt"])
+        assert row["strike_price"] == optional_float(record["StrkPric"])
+        assert row["option_type"] == (record["OptnTp"] or None)
+        assert (row["open"], row["high"], row["low"], row["close"], row["settle_price"]) == tuple(
+            float(record[c]) for c in ("OpnPric", "HghPric", "LwPric", "ClsPric", "SttlmPric"))
+        assert row["underlying_price"] == float(record["UndrlygPric"])
+        assert row["volume"] == int(record["TtlTradgVol"])  # contracts
+        assert row["turnover"] == float(record["TtlTrfVal"])  # rupees already
+        assert row["open_interest"] == int(record["OpnIntrst"])  # shares
+        assert row["change_in_oi"] == int(record["ChngInOpnIntrst"])
+        assert row["lot_size"] == int(record["NewBrdLotQty"])
+        assert row["source_format"] == "udiff"
+
+    settings = clickhouse()
+    client = warehouse.connect(chdb_path=settings.chdb_path)
+    count, oi, turnover = client.query(
+        f"SELECT count(), sum(open_interest), sum(turnover) FROM `{settings.database}`.fo_bhavcopy "
+        "WHERE trade_date = {d:Date}", parameters={"d": DAY}).result_rows[0]
+    assert count == 34304 and oi == pc.sum(lake["open_interest"]).as_py()
+    assert turnover == pytest.approx(pc.sum(lake["turnover"]).as_py(), rel=1e-12)
+    columns = dict(warehouse.table_columns(client, settings.database, "fo_bhavcopy"))
+    assert columns["strike_price"] == "Nullable(Float64)" and columns["option_type"] == "LowCardinality(Nullable(String))"
+    assert columns["expiry_date"] == "Date" and columns["instrument_type"] == "LowCardinality(String)"
+
+
+def test_reload_is_idempotent(data_dir, nse_server, run_tasks):
+    assert run_tasks(BhavcopyETL(date=DAY, datasets=["fo"])).status == LuigiStatusCode.SUCCESS
+    layout.loaded_marker_path(data_dir, "fo", DAY).unlink()
+    assert run_tasks(BhavcopyETL(date=DAY, datasets=["fo"])).status == LuigiStatusCode.SUCCESS
+    settings = clickhouse()
+    client = warehouse.connect(chdb_path=settings.chdb_path)
+    assert warehouse.count_day(client, settings.database, "fo_bhavcopy", DAY) == 34304
+
+
+LEGACY_HEADER = ("INSTRUMENT,SYMBOL,EXPIRY_DT,STRIKE_PR,OPTION_TYP,OPEN,HIGH,LOW,CLOSE,SETTLE_PR,CONTRACTS,"
+                 "VAL_INLAKH,OPEN_INT,CHG_IN_OI,TIMESTAMP,")
+LEGACY_ROWS = [
+    "FUTIDX,NIFTY,29-Dec-2022,0,XX,18800,18890.5,18750,18812.35,18812.35,151234,2134567.89,11234500,-250,01-DEC-2022,",
+    "OPTSTK,INFY,29-Dec-2022,1600,CE,20.5,22,18,19.25,19.25,412,2540.12,880800,31200,01-DEC-2022,",
+    "OPTIDX,NIFTY,29-Dec-2022,19000,PE,0,0,0,310.6,310.6,0,0,0,0,01-DEC-2022,",
+]
+
+
+def legacy_table(rows=LEGACY_ROWS):
+    text = "\n".join([LEGACY_HEADER, *rows]) + "\n"
+    return FO.to_canonical(FO.parse(text.encode(), date(2022, 12, 1), "fo01DEC2022bhav.csv"))
+
+
+def test_legacy_layout_maps_names_and_units():
+    rows = legacy_table().to_pylist()
+    future, call, untraded = rows
+    assert future["instrument_type"] == "IDF" and call["instrument_type"] == "STO" and untraded["instrument_type"] == "IDO"
+    assert future["strike_price"] is None and future["option_type"] is None
+    assert call["strike_price"] == 1600.0 and call["option_type"] == "CE"
+    assert future["expiry_date"] == date(2022, 12, 29)
+    assert future["turnover"] == 213456789000.0  # 2,134,567.89 lakh rupees
+    assert call["turnover"] == 254012000.0
+    assert future["volume"] == 151234 and future["open_interest"] == 11234500 and future["change_in_oi"] == -250
+    assert future["trades"] is None and future["lot_size"] is None and future["prev_close"] is None
+    assert {row["source_format"] for row in rows} == {"legacy"}
+
+
+def test_untraded_options_with_zero_prices_are_kept():
+    checked = FO.validate(legacy_table())
+    assert checked.rejects.num_rows == 0 and checked.good.num_rows == 3
+
+
+@pytest.mark.parametrize("row, reason", [
+    ("OPTSTK,INFY,29-Dec-2022,1600,XX,20.5,22,18,19.25,19.25,412,2540.12,880800,31200,01-DEC-2022,",
+     "option without CE/PE and a positive strike"),
+    ("FUTSTK,INFY,29-Dec-2022,1600,CE,20.5,22,18,19.25,19.25,412,2540.12,880800,31200,01-DEC-2022,",
+     "future with an option type or strike"),
+    ("OPTSTK,INFY,29-Dec-2022,1600,CE,20.5,22,18,-1,19.25,412,2540.12,880800,31200,01-DEC-2022,",
+     "missing or negative close"),
+    ("OPTSTK,INFY,29-Dec-2022,1600,CE,20.5,17,18,17.5,19.25,412,2540.12,880800,31200,01-DEC-2022,",
+     "high < low"),
+    ("OPTSTK,INFY,29-Dec-2022,1600,CE,20.5,22,18,19.25,19.25,412,2540.12,-5,31200,01-DEC-2022,",
+     "missing or negative open_interest"),
+])
+def test_fo_rules_reject_with_reason(row, reason):
+    checked = FO.validate(legacy_table(LEGACY_ROWS[:1] + [row]))
+    assert checked.good.num_rows == 1
+    assert reason in checked.rejects["reason"][0].as_py()
+
+
+def test_repeated_contract_is_a_duplicate():
+    checked = FO.validate(legacy_table(LEGACY_ROWS + [LEGACY_ROWS[1]]))
+    assert checked.rejects["reason"].to_pylist() == ["duplicate row"]
+
+
+def test_cm_file_is_not_an_fo_file():
+    with zipfile.ZipFile(DATA / "cm01DEC2022bhav.csv.zip") as archive:
+        text = archive.read(archive.namelist()[0])
+    with pytest.raises(BhavcopyError, match="unknown header"):
+        FO.parse(text, date(2022, 12, 1), "fo01DEC2022bhav.csv")
+
+
+def test_traded_close_outside_range_is_counted_not_rejected():
+    row = "OPTSTK,INFY,29-Dec-2022,1600,PE,20.5,22,18,25,19.25,412,2540.12,880800,31200,01-DEC-2022,"
+    checked = FO.validate(legacy_table(LEGACY_ROWS + [row]))
+    assert checked.good.num_rows == 4 and checked.warning_rows == 1
+    assert isinstance(checked.good.schema.field("strike_price").type, pa.DataType)
