@@ -31,6 +31,8 @@ def row(**changes):
         (row(close=None), "missing or non-positive close"),
         (row(open=0.0), "missing or non-positive open"),
         (row(prev_close=-1.0), "missing or non-positive prev_close"),
+        (row(last=None), "missing or negative last"),
+        (row(last=-0.5), "missing or negative last"),
         (row(high=8.0, low=9.0, open=8.5, close=8.5, last=8.5), "high < low"),
         (row(volume=-1), "missing or negative volume"),
         (row(turnover=-0.5), "missing or negative turnover"),
@@ -41,6 +43,12 @@ def test_each_rule_rejects_with_its_reason(bad, reason):
     assert checked.good["symbol"].to_pylist() == ["TCS"]
     assert checked.rejects.num_rows == 1
     assert reason in checked.rejects["reason"][0].as_py()
+
+
+def test_zero_last_price_is_kept():
+    """NSE prints LAST 0.0 on some debt rows (SREIBNPNCD NT, 2022-12-02)."""
+    checked = validate(table(row(last=0.0)))
+    assert checked.good.num_rows == 1 and checked.rejects.num_rows == 0
 
 
 def test_a_row_breaking_two_rules_names_both():

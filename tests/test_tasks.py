@@ -78,6 +78,14 @@ def test_day_end_to_end_matches_source_row_by_row(data_dir, nse_server, run_task
     assert pq.read_table(layout.rejects_path(data_dir, "cm", day)).num_rows == 0
 
 
+@pytest.mark.parametrize("day, rows", [(date(2022, 12, 1), 2339), (date(2022, 12, 2), 2338),
+                                       (date(2025, 6, 18), 2993), (date(2025, 6, 19), 2986)])
+def test_real_nse_files_give_zero_rejects(data_dir, nse_server, run_tasks, day, rows):
+    assert run_tasks(BhavcopyETL(date=day, load_to_clickhouse=False)).status == LuigiStatusCode.SUCCESS
+    assert pq.read_table(layout.rejects_path(data_dir, "cm", day)).num_rows == 0
+    assert pq.ParquetFile(layout.lake_path(data_dir, "cm", day)).metadata.num_rows == rows
+
+
 def test_lake_reads_back_with_hive_partitioning(data_dir, nse_server, run_tasks):
     assert run_tasks(BhavcopyETL(date=LEGACY_DAY), BhavcopyETL(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
     lake = ds.dataset(data_dir / "lake" / "cm_bhavcopy", format="parquet", partitioning="hive")

@@ -1,8 +1,9 @@
 """Capital-market (equity) bhavcopy: legacy `cm…bhav.csv.zip` until 2024-07-05, UDiFF after.
 
 Rules: a row is rejected for a missing symbol or series; a missing or non-positive open, high,
-low, close, last or prev_close; high < low; a missing or negative volume or turnover; or a
-repeated (symbol, series). A close or open outside [low, high] is kept (trade-for-trade series
+low, close or prev_close; a missing or negative last (zero is allowed: NSE prints LAST 0.0 on some
+debt rows, e.g. SREIBNPNCD NT on 2022-12-02); high < low; a missing or negative volume or
+turnover; or a repeated (symbol, series). A close or open outside [low, high] is kept (trade-for-trade series
 publish a close that was not traded) and counted as `price_outside_range_rows`.
 """
 from datetime import date
@@ -51,7 +52,8 @@ def canonical(staged: pa.Table, fmt: str) -> dict:
 
 def rules(table: pa.Table) -> list:
     checks = [quality.missing_text(table, "symbol"), quality.missing_text(table, "series")]
-    checks += [quality.not_positive(table, name) for name in ("open", "high", "low", "close", "last", "prev_close")]
+    checks += [quality.not_positive(table, name) for name in ("open", "high", "low", "close", "prev_close")]
+    checks.append(quality.negative(table, "last"))
     checks.append(quality.high_below_low(table))
     checks += [quality.negative(table, "volume"), quality.negative(table, "turnover")]
     return checks
