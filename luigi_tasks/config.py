@@ -41,10 +41,14 @@ class storage(EnvConfig):
 class nse(EnvConfig):
     """How we talk to NSE's archive: polite, bounded, retried."""
 
-    env_vars = {"base_url": "NSE_BASE_URL"}
+    env_vars = {"base_url": "NSE_BASE_URL", "web_url": "NSE_WEB_URL"}
     base_url = luigi.Parameter(
         default="https://nsearchives.nseindia.com", description="Archive host (env NSE_BASE_URL)"
     )
+    web_url = luigi.Parameter(
+        default="https://www.nseindia.com", description="Main site, for the reports API route (env NSE_WEB_URL)"
+    )
+    api_min_interval = luigi.FloatParameter(default=1.0, description="Seconds between reports API requests")
     user_agent = luigi.Parameter(
         default=(
             "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "

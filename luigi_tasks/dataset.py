@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from . import formats, quality
 from .formats import CsvFormat
-from .source import Route
+from .source import Route, order_routes
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ class Dataset:
         return ".zip" if self.zipped else ".csv"
 
     def routes_for(self, day: date) -> list[Route]:
-        """The route whose era covers the day first, then the rest as fallbacks."""
-        return sorted(self.routes, key=lambda route: not route.covers(day))
+        """The routes to try for a day, in order (see source.order_routes)."""
+        return order_routes(self.routes, day)
 
     def peek(self, csv_bytes: bytes, day: date, file: str) -> str:
         return formats.peek(csv_bytes, list(self.formats), day, file)

@@ -1,10 +1,14 @@
-"""NSE's archive as a source: routes to a day's file, and fetching it politely.
+"""NSE as a source: routes to a day's file, and fetching it politely.
 
-Each dataset (datasets/*.py) lists its routes; the route whose era contains the date goes first,
-the others are fallbacks for days NSE serves in the other layout (UDiFF files exist for 2024-07-05).
-A 404, a 403 or an HTML page means "no file at this route"; anything else that is wrong is
-an error. Retries of 429, 5xx and dropped connections are urllib3's `Retry`, not a loop here.
+Each dataset (datasets/*.py) lists its routes. Archive routes come first, the one whose era
+contains the date before the others (UDiFF files exist for 2024-07-05); routes on the main site's
+reports API come last, for old days the archive no longer serves (by 2026 its legacy path answers
+404 for every date). A 404, a 403, an HTML page or a JSON "no data" answer means "no file at this
+route"; anything else that is wrong is an error, and a day no route serves is never taken for a
+holiday (the calendar alone says that). Retries of 429, 5xx and dropped connections are
+urllib3's `Retry`, not a loop here.
 """
+import threading
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -31,9 +35,21 @@ class Route:
     member: Callable[[date], str]
     starts: date | None = None
     ends: date | None = None
+    query: Callable[[date], dict] | None = None  # set for the reports API: its parameters for a day
+
+    @property
+    def on_web(self) -> bool:
+        """True for the main site's reports API (NSE_WEB_URL, behind cookies), False for the archive."""
+        return self.query is not None
 
     def covers(self, day: date) -> bool:
         return (self.starts is None or day >= self.starts) and (self.ends is None or day < self.ends)
+
+
+def order_routes(routes, day: date) -> list[Route]:
+    """Archive routes, the one whose era covers the day first; then reports API routes for that day."""
+    usable = [route for route in routes if not route.on_web or route.covers(day)]
+    return sorted(usable, key=lambda route: (route.on_web, not route.covers(day)))
 
 
 def mon(day: date) -> str:
@@ -68,6 +84,7 @@ class Fetched:
     url: str
     member: str
     body: bytes
+    from_api: bool = False
 
 
 def _read_body(response: requests.Response, day: date, url: str, max_bytes: int, deadline: float) -> bytes:
@@ -92,6 +109,77 @@ def _is_html(response: requests.Response, body: bytes) -> bool:
     return "text/html" in content_type or start.startswith((b"<!doctype html", b"<html"))
 
 
+class WebSite:
+    """The main site's cookies and pace: its reports API answers only a client that first loaded `/`.
+
+    Cookies are primed once per session and again after a 401 or 403, but never more than once per
+    `prime_interval` seconds; API requests are spaced by `min_interval` seconds.
+    """
+
+    def __init__(self, web_url: str, min_interval: float = 1.0, prime_interval: float = 60.0):
+        self.url = web_url.rstrip("/")
+        self.min_interval = min_interval
+        self.prime_interval = prime_interval
+        self.primed_at: float | None = None
+        self.last_request = 0.0
+        self.lock = threading.Lock()
+
+    def headers(self) -> dict:
+        return {"Accept": "application/json, text/plain, */*", "Accept-Language": "en-US,en;q=0.9",
+                "Referer": self.url + "/"}
+
+    def prime(self, session: requests.Session, timeout, force: bool = False) -> bool:
+        """GET the home page for its cookies; False when the last priming is too recent to repeat."""
+        with self.lock:
+            now = time.monotonic()
+            if self.primed_at is not None and (not force or now - self.primed_at < self.prime_interval):
+                return False
+            self.primed_at = now
+        response = session.get(self.url + "/", timeout=timeout, allow_redirects=False,
+                               headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+                                        "Accept-Language": "en-US,en;q=0.9"})
+        response.close()
+        return True
+
+    def pace(self) -> None:
+        with self.lock:
+            wait = self.last_request + self.min_interval - time.monotonic()
+            self.last_request = time.monotonic() + max(wait, 0)
+        if wait > 0:
+            time.sleep(wait)
+
+
+def _get(session, url, day, timeout, **kwargs) -> requests.Response:
+    try:
+        return session.get(url, timeout=timeout, stream=True, allow_redirects=False, **kwargs)
+    except requests.RequestException as exc:
+        raise BhavcopyError(day, url, f"request failed after retries: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _is_json(response: requests.Response, body: bytes) -> bool:
+    content_type = response.headers.get("Content-Type", "").lower()
+    return "json" in content_type or body[:1] in (b"{", b"[")
+
+
+def _looks_like_csv(body: bytes) -> bool:
+    first = body[:4096].split(b"\n", 1)[0]
+    try:
+        return first.decode("utf-8-sig").count(",") >= 2
+    except UnicodeDecodeError:
+        return False
+
+
+def _api_get(session, site: WebSite, url: str, route: Route, day: date, timeout) -> requests.Response:
+    site.prime(session, timeout)
+    site.pace()
+    response = _get(session, url, day, timeout, params=route.query(day), headers=site.headers())
+    if response.status_code in (401, 403) and site.prime(session, timeout, force=True):
+        response.close()
+        site.pace()
+        response = _get(session, url, day, timeout, params=route.query(day), headers=site.headers())
+    return response
+
+
 def fetch(
     session: requests.Session,
     base_url: str,
@@ -100,31 +188,41 @@ def fetch(
     timeout: tuple[float, float],
     max_bytes: int,
     total_seconds: float = 300.0,
+    site: WebSite | None = None,
 ) -> Fetched:
     """Try each route for the day; return the first file served, or raise NoFileError."""
     attempts = []
-    base = base_url.rstrip("/")
-    host = urlsplit(base).netloc
-    for route in routes:
+    for route in order_routes(routes, day):
+        if route.on_web and site is None:
+            continue
+        base = site.url if route.on_web else base_url.rstrip("/")
+        host = urlsplit(base).netloc
         url = base + route.path(day)
-        try:
-            response = session.get(url, timeout=timeout, stream=True, allow_redirects=False)
-        except requests.RequestException as exc:
-            raise BhavcopyError(day, url, f"request failed after retries: {exc.__class__.__name__}: {exc}") from exc
+        response = _api_get(session, site, url, route, day, timeout) if route.on_web else _get(session, url, day, timeout)
+        shown = response.url if route.on_web else url
         with response:
             if response.is_redirect:
                 target = urlsplit(response.headers.get("Location", "")).netloc or host
                 if target != host:
-                    raise BhavcopyError(day, url, f"redirected to another host ({target}); only {host} is fetched")
-                raise BhavcopyError(day, url, f"redirected (HTTP {response.status_code}) to {response.headers.get('Location')}")
-            if response.status_code in NO_FILE_STATUSES:
-                attempts.append((url, f"HTTP {response.status_code}"))
+                    raise BhavcopyError(day, shown, f"redirected to another host ({target}); only {host} is fetched")
+                raise BhavcopyError(day, shown, f"redirected (HTTP {response.status_code}) to {response.headers.get('Location')}")
+            if response.status_code in NO_FILE_STATUSES or (route.on_web and response.status_code == 401):
+                status = f"HTTP {response.status_code}"
+                if route.on_web:
+                    status += f", refused by the reports API even with cookies from {site.url}/"
+                attempts.append((shown, status))
                 continue
             if response.status_code != 200:
-                raise BhavcopyError(day, url, f"HTTP {response.status_code} after retries")
-            body = _read_body(response, day, url, max_bytes, time.monotonic() + total_seconds)
+                raise BhavcopyError(day, shown, f"HTTP {response.status_code} after retries")
+            body = _read_body(response, day, shown, max_bytes, time.monotonic() + total_seconds)
             if _is_html(response, body):
-                attempts.append((url, "HTTP 200 with an HTML page"))
+                attempts.append((shown, "HTTP 200 with an HTML page"))
                 continue
-            return Fetched(route.name, url, route.member(day), body)
+            if route.on_web and _is_json(response, body):
+                attempts.append((shown, f"HTTP 200 with a JSON answer: {body[:120].decode(errors='replace')}"))
+                continue
+            if route.on_web and not (body[:4] == b"PK\x03\x04" or _looks_like_csv(body)):
+                raise BhavcopyError(day, shown, f"route {route.name} answered 200 with neither a zip nor a CSV "
+                                                f"({response.headers.get('Content-Type', 'no content type')})")
+            return Fetched(route.name, shown, route.member(day), body, route.on_web)
     raise NoFileError(day, attempts)

@@ -43,6 +43,12 @@ def _session(user_agent: str, referer: str, retries: int, backoff: float):
     return source.make_session(user_agent, referer, retries, backoff)
 
 
+@functools.lru_cache(maxsize=4)
+def _web_site(web_url: str, min_interval: float):
+    """One per process: its cookies and pacing are shared by every date fetched in the run."""
+    return source.WebSite(web_url, min_interval)
+
+
 class DayTask(luigi.Task):
     """A stage of one dataset on one trading day."""
 
@@ -84,11 +90,11 @@ class DayTask(luigi.Task):
         """Luigi's per-task retry policy, read from `[retries]` in luigi.cfg."""
         return getattr(retries(), self.attempts_setting)
 
-    def _csv(self, body: bytes, file: str, member: str | None, max_bytes: int) -> tuple[str, bytes]:
+    def _csv(self, body: bytes, file: str, member: str | None, max_bytes: int, zipped: bool) -> tuple[str, bytes]:
         """(file name, CSV bytes): the one member of NSE's zip, or the body itself for a plain CSV."""
-        if self.spec.zipped:
+        if zipped:
             return rawfile.read_member(body, self.date, file, member, max_bytes)
-        return member or os.path.basename(file), body
+        return member or os.path.basename(file.split("?", 1)[0]), body
 
     def report(self, message: str, percent: int | None = None) -> None:
         """Status for the visualiser; the worker sets these callbacks, a direct run() has none."""
@@ -117,8 +123,12 @@ class DownloadBhavcopy(DayTask):
             self.date,
             (settings.connect_timeout, settings.read_timeout),
             max_bytes,
+            site=_web_site(settings.web_url, settings.api_min_interval),
         )
-        member, csv_bytes = self._csv(fetched.body, fetched.url, fetched.member, max_bytes)
+        # A zip is checked as NSE's zip; only the reports API may answer with the CSV itself.
+        csv_served = fetched.from_api and not rawfile.is_zip(fetched.body)
+        member, csv_bytes = self._csv(fetched.body, fetched.url, fetched.member, max_bytes,
+                                      zipped=self.spec.zipped and not csv_served)
         source_format = self.spec.peek(csv_bytes, self.date, member)
         sidecar = {
             "date": self.date.isoformat(),
@@ -127,6 +137,7 @@ class DownloadBhavcopy(DayTask):
             "url": fetched.url,
             "member": member,
             "format": source_format,
+            "content": "zip" if rawfile.is_zip(fetched.body) else "csv",
             "bytes": len(fetched.body),
             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
@@ -154,7 +165,7 @@ class ParseBhavcopy(DayTask):
         with open(raw_file, "rb") as handle:
             body = handle.read()
         max_bytes = nse().max_member_mb * 1024 * 1024
-        member, csv_bytes = self._csv(body, raw_file, None, max_bytes)
+        member, csv_bytes = self._csv(body, raw_file, None, max_bytes, zipped=rawfile.is_zip(body))
         table = self.spec.parse(csv_bytes, self.date, member)
         with self.output().temporary_path() as path:
             lake.write_table(table, path, lake.STAGING_COMPRESSION)

@@ -7,7 +7,7 @@ import pytest
 from luigi.configuration import get_config
 from luigi.task_register import Register
 
-from luigi_tasks import metrics
+from luigi_tasks import metrics, tasks
 from nse_server import NSEServer
 
 DATA = Path(__file__).parent / "data"
@@ -42,8 +42,11 @@ def mlflow_uri(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def fresh_tasks():
-    """Luigi caches task instances per process; a test's DATA_DIR must not leak into the next."""
+    """Luigi caches task instances per process, and a run keeps one HTTP session (with the main
+    site's cookies): neither may leak from one test into the next."""
     Register.clear_instance_cache()
+    tasks._session.cache_clear()
+    tasks._web_site.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -90,6 +93,8 @@ def nse_server(monkeypatch, luigi_config):
     """NSE's archive, served from tests/data; retries are quick so fault tests stay fast."""
     with NSEServer.from_folder(DATA) as server:
         monkeypatch.setenv("NSE_BASE_URL", server.url)
+        monkeypatch.setenv("NSE_WEB_URL", server.url)  # the reports API, on the same emulator
+        luigi_config("nse", "api_min_interval", "0")
         luigi_config("nse", "backoff_factor", "0")
         luigi_config("nse", "connect_timeout", "2")
         luigi_config("nse", "read_timeout", "2")

@@ -1,14 +1,21 @@
-"""A local stand-in for NSE's archive host: real files, NSE's own URL layout, scriptable faults.
+"""A local stand-in for NSE's archive host and main site: real files, NSE's URL layout, faults.
 
 The layout is written out here from NSE's file names (not imported from the package), so a
-wrong route in `luigi_tasks.source` fails the tests instead of agreeing with itself.
+wrong route in `luigi_tasks` fails the tests instead of agreeing with itself. The main site's
+reports API is emulated too: `GET /` sets a cookie, `/api/reports` refuses requests without it
+(403), and answers `?archives=[{"name":"CM - Bhavcopy(csv)",...}]&date=01-Dec-2022` with that
+day's legacy zip, or a JSON "no data". With `legacy_archive_gone`, the archive's legacy path
+answers 404 for every date, as users report NSE's does by 2026.
 """
+import json
 import re
 import threading
 import time
+from datetime import datetime
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 NOT_FOUND_HTML = b"<!DOCTYPE html><html><head><title>404</title></head><body>Not Found</body></html>" * 40
 
@@ -46,6 +53,9 @@ class NSEServer:
         self.files = files  # url path -> body
         self.faults: dict[str, Fault] = {}
         self.requests: list[tuple[str, str]] = []  # (path, User-Agent)
+        self.full_requests: list[str] = []  # path with query, and whether a cookie came with it
+        self.legacy_archive_gone = False
+        self.sets_cookie = True
         self.lock = threading.Lock()
         handler = self._handler()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -90,8 +100,10 @@ class NSEServer:
 
             def do_GET(self):
                 path = self.path.split("?", 1)[0]
+                cookie = "nsit=" in self.headers.get("Cookie", "")
                 with server.lock:
                     server.requests.append((path, self.headers.get("User-Agent", "")))
+                    server.full_requests.append(f"GET {self.path}{'  [cookie]' if cookie else ''}")
                     fault = server.faults.get(path)
                     if fault is not None and fault.times is not None:
                         if fault.times <= 0:
@@ -100,10 +112,35 @@ class NSEServer:
                             fault.times -= 1
                 if fault is not None:
                     return self._answer_fault(path, fault)
+                if path == "/":
+                    return self._home()
+                if path == "/api/reports":
+                    return self._reports(cookie)
+                if server.legacy_archive_gone and path.startswith("/content/historical/"):
+                    return self._send(404, NOT_FOUND_HTML, "text/html")
                 body = server.files.get(path)
                 if body is None:
                     return self._send(404, NOT_FOUND_HTML, "text/html")
                 return self._send(200, body, "application/zip" if path.endswith(".zip") else "text/csv")
+
+            def _home(self):
+                headers = {"Set-Cookie": "nsit=test-token; Path=/; HttpOnly"} if server.sets_cookie else {}
+                self._send(200, b"<!DOCTYPE html><html><body>NSE</body></html>", "text/html", headers)
+
+            def _reports(self, cookie):
+                if not cookie:
+                    return self._send(403, b'{"error":"Resource not accessible"}', "application/json")
+                query = parse_qs(urlsplit(self.path).query)
+                names = [a.get("name") for a in json.loads(query.get("archives", ["[]"])[0])]
+                if names != ["CM - Bhavcopy(csv)"] or query.get("mode") != ["single"]:
+                    return self._send(400, b'{"error":"bad request"}', "application/json")
+                day = datetime.strptime(query["date"][0], "%d-%b-%Y")
+                name = f"cm{day:%d}{day.strftime('%b').upper()}{day:%Y}bhav.csv.zip"
+                body = server.files.get(nse_url_path(name))
+                if body is None:
+                    return self._send(200, b'{"data":[],"message":"No data found"}', "application/json")
+                self._send(200, body, "application/zip",
+                           {"Content-Disposition": f'attachment; filename="{name}"'})
 
             def _answer_fault(self, path, fault):
                 if fault.delay:

@@ -26,7 +26,8 @@ def test_routes_follow_nse_layout_and_the_format_switch():
         "/content/cm/BhavCopy_NSE_CM_0_0_0_20240708_F_0000.csv.zip",
         "/content/historical/EQUITIES/2024/JUL/cm08JUL2024bhav.csv.zip",
     ]
-    assert [r.name for r in DATASETS["cm"].routes_for(date(2024, 7, 5))] == ["cm-legacy", "cm-udiff"]
+    assert [r.name for r in DATASETS["cm"].routes_for(date(2024, 7, 5))] == ["cm-legacy", "cm-udiff", "cm-reports-api"]
+    assert [r.name for r in DATASETS["cm"].routes_for(date(2024, 7, 8))] == ["cm-udiff", "cm-legacy"]
     assert DATASETS["cm"].routes_for(date(2022, 12, 1))[0].member(date(2022, 12, 1)) == "cm01DEC2022bhav.csv"
 
 

@@ -6,6 +6,7 @@ debt rows, e.g. SREIBNPNCD NT on 2022-12-02); high < low; a missing or negative 
 turnover; or a repeated (symbol, series). A close or open outside [low, high] is kept (trade-for-trade series
 publish a close that was not traded) and counted as `price_outside_range_rows`.
 """
+import json
 from datetime import date
 
 import pyarrow as pa
@@ -67,6 +68,15 @@ def _legacy_name(day: date) -> str:
     return f"cm{day:%d}{mon(day)}{day:%Y}bhav.csv"
 
 
+# The main site's reports API serves old days the archive no longer does (jugaad-data, 2026).
+REPORT = [{"name": "CM - Bhavcopy(csv)", "type": "daily-reports", "category": "capital-market", "section": "equities"}]
+
+
+def _report_query(day: date) -> dict:
+    return {"archives": json.dumps(REPORT, separators=(",", ":")), "date": day.strftime("%d-%b-%Y"),
+            "type": "equities", "mode": "single"}
+
+
 DATASET = Dataset(
     name="cm",
     table="cm_bhavcopy",
@@ -75,6 +85,7 @@ DATASET = Dataset(
         Route("cm-udiff", lambda d: f"/content/cm/{_udiff_name(d)}.zip", _udiff_name, starts=UDIFF_FROM),
         Route("cm-legacy", lambda d: f"/content/historical/EQUITIES/{d:%Y}/{mon(d)}/{_legacy_name(d)}.zip",
               _legacy_name, ends=UDIFF_FROM),
+        Route("cm-reports-api", lambda d: "/api/reports", _legacy_name, ends=UDIFF_FROM, query=_report_query),
     ),
     formats=(UDIFF, LEGACY),
     schema=CM_BHAVCOPY,
