@@ -69,15 +69,25 @@ def test_range_daily_settings_never_truncate_a_20_year_backfill():
     assert task_limit >= 21 * 366
 
 
-def test_download_failing_twice_then_succeeding_is_retried_in_one_run(data_dir, nse_server, run_tasks, luigi_config):
+def luigi_retries_quickly(luigi_config, idle: str, status: int):
+    """The shipped retry policy (keep_alive, per-stage attempts) with delays in tenths of a second.
+
+    urllib3's own retries are off, so that every failed attempt is Luigi's; the archive answers
+    `status` for the UDiFF fixture day."""
     luigi_config("worker", "keep_alive", "true")
-    luigi_config("worker", "max_keep_alive_idle_duration", "20 seconds")
+    luigi_config("worker", "max_keep_alive_idle_duration", idle)
     luigi_config("scheduler", "retry_delay", "0.2")
     luigi_config("worker", "wait_interval", "0.1")
     luigi_config("worker", "wait_jitter", "0")
-    luigi_config("nse", "http_retries", "0")  # leave the retrying to Luigi here
+    luigi_config("nse", "http_retries", "0")
+    return Fault(status=status, body=b"busy", content_type="text/plain")
+
+
+def test_download_failing_twice_then_succeeding_is_retried_in_one_run(data_dir, nse_server, run_tasks, luigi_config):
+    fault = luigi_retries_quickly(luigi_config, "20 seconds", 503)
+    fault.times = 2
     nse_server.fault("BhavCopy_NSE_CM_0_0_0_20250618_F_0000.csv.zip",
-                     Fault(status=503, body=b"busy", content_type="text/plain", times=2))
+                     fault)
 
     started = time.monotonic()
     result = run_tasks(BhavcopyETL(date=FIXTURE_DAYS[0], load_to_clickhouse=False))
@@ -88,15 +98,9 @@ def test_download_failing_twice_then_succeeding_is_retried_in_one_run(data_dir, 
 
 
 def test_retries_are_bounded_by_the_stage_setting(data_dir, nse_server, run_tasks, luigi_config):
-    luigi_config("worker", "keep_alive", "true")
-    luigi_config("worker", "max_keep_alive_idle_duration", "3 seconds")
-    luigi_config("scheduler", "retry_delay", "0.2")
-    luigi_config("worker", "wait_interval", "0.1")
-    luigi_config("worker", "wait_jitter", "0")
-    luigi_config("nse", "http_retries", "0")
+    fault = luigi_retries_quickly(luigi_config, "3 seconds", 503)
     luigi_config("retries", "download", "2")
-    nse_server.fault("BhavCopy_NSE_CM_0_0_0_20250618_F_0000.csv.zip",
-                     Fault(status=503, body=b"busy", content_type="text/plain"))
+    nse_server.fault("BhavCopy_NSE_CM_0_0_0_20250618_F_0000.csv.zip", fault)
 
     started = time.monotonic()
     result = run_tasks(BhavcopyETL(date=FIXTURE_DAYS[0], load_to_clickhouse=False))
