@@ -99,6 +99,13 @@ STAGES = [
 ]
 
 
+def downstream(stage: str, root: Path, dataset: str, day: date) -> list[Path]:
+    """Outputs of the stages after `stage`, which a rerun of `stage` makes stale."""
+    names = [name for name, _ in STAGES]
+    after = len(names) - names[::-1].index(stage)
+    return [path_for(root, dataset, day) for _, path_for in STAGES[after:]]
+
+
 def stages(load: bool) -> list:
     return STAGES if load else [stage for stage in STAGES if stage[0] != "LoadClickHouse"]
 

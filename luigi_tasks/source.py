@@ -16,6 +16,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -24,6 +25,15 @@ from .errors import BhavcopyError, NoFileError
 UDIFF_FROM = date(2024, 7, 8)
 NO_FILE_STATUSES = (403, 404)
 CHUNK = 64 * 1024
+MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer gets this, and the run moves on
+
+
+class BoundedRetry(Retry):
+    """urllib3's Retry, honouring Retry-After only up to MAX_RETRY_AFTER: a run must never hang."""
+
+    def get_retry_after(self, response):
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ def make_session(user_agent: str, referer: str, retries: int, backoff_factor: fl
     """One session per run: browser-like headers (NSE refuses others) and bounded retries."""
     session = requests.Session()
     session.headers.update({"User-Agent": user_agent, "Referer": referer, "Accept": "*/*"})
-    retry = Retry(
+    retry = BoundedRetry(
         total=retries,
         connect=retries,
         read=retries,
@@ -88,17 +98,21 @@ class Fetched:
 
 
 def _read_body(response: requests.Response, day: date, url: str, max_bytes: int, deadline: float) -> bytes:
-    """Stream the body with a size cap and an overall deadline, so a trickling server cannot hang us."""
+    """Read the body with a size cap and an overall deadline, so a trickling server cannot hang us.
+
+    `read1` returns whatever has arrived (waiting at most the read timeout for a first byte),
+    so the deadline is checked at least once per read timeout, however slowly bytes come.
+    """
     parts, size = [], 0
     try:
-        for chunk in response.iter_content(CHUNK):
+        while chunk := response.raw.read1(CHUNK, decode_content=True):
             size += len(chunk)
             if size > max_bytes:
                 raise BhavcopyError(day, url, f"answer exceeds {max_bytes} bytes")
             if time.monotonic() > deadline:
                 raise BhavcopyError(day, url, "download did not finish within the time allowed")
             parts.append(chunk)
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise BhavcopyError(day, url, f"connection failed while reading the body: {exc.__class__.__name__}") from exc
     return b"".join(parts)
 

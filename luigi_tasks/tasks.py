@@ -96,6 +96,15 @@ class DayTask(luigi.Task):
             return rawfile.read_member(body, self.date, file, member, max_bytes)
         return member or os.path.basename(file.split("?", 1)[0]), body
 
+    def forget_downstream(self) -> None:
+        """Remove the later stages' outputs before redoing this one.
+
+        They were built from this stage's old output; left in place, a redo interrupted halfway
+        (ClickHouse down, a kill) would leave them counting as done, and nothing would redo them.
+        """
+        for path in layout.downstream(self.task_family, self.root, self.dataset, self.date):
+            path.unlink(missing_ok=True)
+
     def report(self, message: str, percent: int | None = None) -> None:
         """Status for the visualiser; the worker sets these callbacks, a direct run() has none."""
         if self.set_status_message:
@@ -113,6 +122,7 @@ class DownloadBhavcopy(DayTask):
         return self.target(layout.raw_path)
 
     def run(self):
+        self.forget_downstream()
         settings = nse()
         max_bytes = settings.max_member_mb * 1024 * 1024
         self.report(f"Downloading {self.dataset} {self.date}", 0)
@@ -161,6 +171,7 @@ class ParseBhavcopy(DayTask):
         return self.target(layout.staging_path)
 
     def run(self):
+        self.forget_downstream()
         raw_file = self.input().path
         with open(raw_file, "rb") as handle:
             body = handle.read()
@@ -184,6 +195,7 @@ class NormalizeBhavcopy(DayTask):
         return {"rows": self.target(layout.normalized_path), "rejects": self.target(layout.rejects_path)}
 
     def run(self):
+        self.forget_downstream()
         staged = lake.read_table(self.input().path)
         checked = self.spec.validate(self.spec.to_canonical(staged))
         if checked.good.num_rows + checked.rejects.num_rows != staged.num_rows:
@@ -219,6 +231,7 @@ class WriteParquet(DayTask):
         return self.target(layout.lake_path)
 
     def run(self):
+        self.forget_downstream()
         with self.output().temporary_path() as path:
             rows = lake.publish(self.input()["rows"].path, path)
         self.metrics.update(

@@ -1,4 +1,5 @@
 """Shared fixtures: a DATA_DIR per test, a local NSE archive on 127.0.0.1, and a Luigi runner."""
+import hashlib
 import re
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def chdb_path(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def clickhouse_database(request, chdb_path, monkeypatch):
     """Every test loads the real embedded engine, into a database of its own."""
-    name = re.sub(r"\W", "_", f"t_{request.node.name}", flags=re.ASCII)[:63]
+    digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]  # long parametrized names differ late
+    name = re.sub(r"\W", "_", f"t_{request.node.name}", flags=re.ASCII)[:50] + f"_{digest}"
     monkeypatch.setenv("CHDB_PATH", str(chdb_path))
     monkeypatch.setenv("CLICKHOUSE_DATABASE", name)
     monkeypatch.delenv("CLICKHOUSE_HOST", raising=False)

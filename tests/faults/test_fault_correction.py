@@ -35,15 +35,6 @@ def correct_the_source(nse_server, data_dir):
     layout.raw_path(data_dir, "cm", DAY).unlink()
 
 
-STALE_MARKER = (
-    "BUG: a redo (raw zip deleted to refetch a corrected file) that fails after WriteParquet but before "
-    "LoadClickHouse writes its marker leaves the previous load's marker in place; every target then exists, "
-    "so the next run does nothing and ClickHouse keeps the old rows while the lake has the corrected ones "
-    "(stage targets are never invalidated when an upstream stage is redone)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=STALE_MARKER)
 def test_correction_with_clickhouse_down_then_next_run_loads(data_dir, nse_server, run_tasks, monkeypatch):
     assert run_tasks(BhavcopyETL(date=DAY)).status == LuigiStatusCode.SUCCESS
     assert clickhouse_rows() == SOURCE_ROWS
@@ -60,10 +51,6 @@ def test_correction_with_clickhouse_down_then_next_run_loads(data_dir, nse_serve
     assert clickhouse_rows() == CORRECTED_ROWS, "ClickHouse still holds the rows from before the correction"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a redo killed after the corrected raw zip is written but before ParseBhavcopy's write leaves the "
-    "old staging/normalized/lake files in place; every target then exists, so the next run does nothing and "
-    "the lake keeps the uncorrected rows (raw and lake disagree for good)"))
 def test_correction_killed_before_parse_then_next_run_redoes(tmp_path, data_dir, nse_server, run_tasks):
     assert run_tasks(BhavcopyETL(date=DAY, load_to_clickhouse=False)).status == LuigiStatusCode.SUCCESS
     correct_the_source(nse_server, data_dir)

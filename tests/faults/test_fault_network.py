@@ -146,10 +146,6 @@ def test_slow_server_bounded_by_read_timeout(data_dir, quiet_nse_server, run_tas
     assert_day_complete(data_dir)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: source._read_body checks its overall deadline only between 64 KiB chunks, and each chunk "
-    "blocks until 64 KiB arrive; a server trickling bytes faster than read_timeout is never stopped "
-    "(README: 'the whole body must arrive within 300 s')"))
 def test_trickling_body_bounded_by_deadline():
     """A server sending 100 bytes every 50 ms (never idle for read_timeout) must be cut off at the
     deadline; here the deadline is 0.3 s and the body would take 84 s. Tested on source.fetch, whose
