@@ -5,13 +5,15 @@ from datetime import date
 
 
 def main(argv=None) -> int:
+    from .datasets import DATASETS
+
     parser = argparse.ArgumentParser(prog="python -m luigi_tasks")
     commands = parser.add_subparsers(dest="command", required=True)
     status = commands.add_parser("status", help="what exists for each date (closed, done, missing)")
     status.add_argument("--start", type=date.fromisoformat, required=True, help="first date, YYYY-MM-DD")
     status.add_argument("--stop", type=date.fromisoformat, required=True,
                         help="end date, exclusive as in RangeDaily")
-    status.add_argument("--dataset", action="append", choices=["cm", "fo", "delivery"],
+    status.add_argument("--dataset", action="append", choices=sorted(DATASETS),
                         help="dataset to show (repeatable); default: [BhavcopyETL] datasets")
     status.add_argument("--load-to-clickhouse", choices=["true", "false"],
                         help="count a date done only once loaded; default: [BhavcopyETL] load_to_clickhouse")

@@ -9,6 +9,7 @@ answers 404 for every date, as users report NSE's does by 2026.
 """
 import json
 import re
+import sys
 import threading
 import time
 from datetime import datetime
@@ -35,6 +36,14 @@ def nse_url_path(file_name: str) -> str:
     raise ValueError(f"not an NSE file name: {file_name}")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-answer (a timeout test, a killed run) is normal here, not news."""
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 @dataclass
 class Fault:
     """What to answer instead of the file, for the first `times` requests (None: always)."""
@@ -58,7 +67,7 @@ class NSEServer:
         self.sets_cookie = True
         self.lock = threading.Lock()
         handler = self._handler()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
