@@ -139,6 +139,7 @@ class DownloadBhavcopy(DayTask):
         csv_served = fetched.from_api and not rawfile.is_zip(fetched.body)
         member, csv_bytes = self._csv(fetched.body, fetched.url, fetched.member, max_bytes,
                                       zipped=self.spec.zipped and not csv_served)
+        self.report(f"Checking {member} from {fetched.route} ({len(fetched.body):,} bytes)", 60)
         source_format = self.spec.peek(csv_bytes, self.date, member)
         sidecar = {
             "date": self.date.isoformat(),
@@ -157,6 +158,7 @@ class DownloadBhavcopy(DayTask):
         with self.output().temporary_path() as path:
             with open(path, "wb") as handle:
                 handle.write(fetched.body)
+        self.report(f"Downloaded {member} via {fetched.route}", 100)
 
 
 class ParseBhavcopy(DayTask):
@@ -177,10 +179,12 @@ class ParseBhavcopy(DayTask):
             body = handle.read()
         max_bytes = nse().max_member_mb * 1024 * 1024
         member, csv_bytes = self._csv(body, raw_file, None, max_bytes, zipped=rawfile.is_zip(body))
+        self.report(f"Parsing {member}", 10)
         table = self.spec.parse(csv_bytes, self.date, member)
         with self.output().temporary_path() as path:
             lake.write_table(table, path, lake.STAGING_COMPRESSION)
         self.metrics["raw_rows_parsed"] = table.num_rows
+        self.report(f"Parsed {table.num_rows:,} rows", 100)
 
 
 class NormalizeBhavcopy(DayTask):
@@ -209,6 +213,7 @@ class NormalizeBhavcopy(DayTask):
         if checked.rejects.num_rows:
             logger.warning("%s %s: %d rows rejected, see %s", self.dataset, self.date, checked.rejects.num_rows,
                            outputs["rejects"].path)
+        self.report(f"{checked.good.num_rows:,} rows kept, {checked.rejects.num_rows:,} rejected", 100)
         if checked.warning_rows:
             logger.warning("%s %s: %d rows have a price outside [low, high] (kept)", self.dataset,
                            self.date, checked.warning_rows)
@@ -269,6 +274,7 @@ class LoadClickHouse(DayTask):
         table = settings.table_for(self.dataset)
         warehouse.ensure_table(client, settings.database, table, self.spec.schema, self.spec.order_by,
                                self.spec.low_cardinality)
+        self.report(f"Replacing {self.date} in {settings.database}.{table}", 30)
         loaded = warehouse.load_day(client, settings.database, table, rows, self.date)
         marker = {
             "date": self.date.isoformat(),
@@ -282,6 +288,7 @@ class LoadClickHouse(DayTask):
             with open(path, "w") as handle:
                 json.dump(marker, handle, indent=1)
         self.metrics["rows_loaded"] = loaded
+        self.report(f"Loaded {loaded:,} rows into {settings.database}.{table}", 100)
 
 
 class BhavcopyETL(luigi.WrapperTask):

@@ -158,6 +158,13 @@ def test_a_run_against_luigid_shows_tasks_done(data_dir, nse_server, luigid):
     assert {"DownloadBhavcopy", "ParseBhavcopy", "NormalizeBhavcopy", "WriteParquet", "BhavcopyETL", "RangeDaily"} <= names
     done_days = {task["params"]["date"] for task in tasks.values() if task["name"] == "WriteParquet"}
     assert done_days == {"2025-06-18", "2025-06-19"}
+    # long stages report what they do, and their progress, to the visualiser
+    downloads = [task for task in tasks.values() if task["name"] == "DownloadBhavcopy"]
+    assert {task["status_message"] for task in downloads} == {
+        "Downloaded BhavCopy_NSE_CM_0_0_0_20250618_F_0000.csv via cm-udiff",
+        "Downloaded BhavCopy_NSE_CM_0_0_0_20250619_F_0000.csv via cm-udiff",
+    }
+    assert {task["progress_percentage"] for task in downloads} == {100}
 
 
 def test_range_daily_backfills_datasets_together(data_dir, nse_server, run_tasks):
