@@ -4,12 +4,12 @@ Stage outputs are `AtomicLocalTarget`s under DATA_DIR (paths from `layout.py`); 
 existence is what says a stage is done, so deleting one reruns that stage and its dependants.
 Tasks record counts in `self.metrics`; `metrics.py` adds durations and sends both to MLflow.
 """
+import functools
 import json
 import logging
 import os
 import time
 from datetime import date, datetime, timezone
-import functools
 
 import luigi
 
