@@ -67,6 +67,10 @@ class nse(EnvConfig):
         default=200, description="Largest uncompressed CSV accepted; guards against zip bombs"
     )
 
+    @property
+    def max_bytes(self) -> int:
+        return self.max_member_mb * 1024 * 1024
+
 
 class clickhouse(EnvConfig):
     """The warehouse: embedded chdb under DATA_DIR unless CLICKHOUSE_HOST names a server."""

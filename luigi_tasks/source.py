@@ -21,6 +21,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .errors import BhavcopyError, NoFileError
+from .rawfile import is_zip
 
 UDIFF_FROM = date(2024, 7, 8)
 NO_FILE_STATUSES = (403, 404)
@@ -235,7 +236,7 @@ def fetch(
             if route.on_web and _is_json(response, body):
                 attempts.append((shown, f"HTTP 200 with a JSON answer: {body[:120].decode(errors='replace')}"))
                 continue
-            if route.on_web and not (body[:4] == b"PK\x03\x04" or _looks_like_csv(body)):
+            if route.on_web and not (is_zip(body) or _looks_like_csv(body)):
                 raise BhavcopyError(day, shown, f"route {route.name} answered 200 with neither a zip nor a CSV "
                                                 f"({response.headers.get('Content-Type', 'no content type')})")
             return Fetched(route.name, shown, route.member(day), body, route.on_web)

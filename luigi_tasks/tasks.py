@@ -124,7 +124,7 @@ class DownloadBhavcopy(DayTask):
     def run(self):
         self.forget_downstream()
         settings = nse()
-        max_bytes = settings.max_member_mb * 1024 * 1024
+        max_bytes = settings.max_bytes
         self.report(f"Downloading {self.dataset} {self.date}", 0)
         fetched = source.fetch(
             _session(settings.user_agent, settings.referer, settings.http_retries, settings.backoff_factor),
@@ -136,7 +136,8 @@ class DownloadBhavcopy(DayTask):
             site=_web_site(settings.web_url, settings.api_min_interval),
         )
         # A zip is checked as NSE's zip; only the reports API may answer with the CSV itself.
-        csv_served = fetched.from_api and not rawfile.is_zip(fetched.body)
+        served_zip = rawfile.is_zip(fetched.body)
+        csv_served = fetched.from_api and not served_zip
         member, csv_bytes = self._csv(fetched.body, fetched.url, fetched.member, max_bytes,
                                       zipped=self.spec.zipped and not csv_served)
         self.report(f"Checking {member} from {fetched.route} ({len(fetched.body):,} bytes)", 60)
@@ -148,7 +149,7 @@ class DownloadBhavcopy(DayTask):
             "url": fetched.url,
             "member": member,
             "format": source_format,
-            "content": "zip" if rawfile.is_zip(fetched.body) else "csv",
+            "content": "zip" if served_zip else "csv",
             "bytes": len(fetched.body),
             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
@@ -177,8 +178,7 @@ class ParseBhavcopy(DayTask):
         raw_file = self.input().path
         with open(raw_file, "rb") as handle:
             body = handle.read()
-        max_bytes = nse().max_member_mb * 1024 * 1024
-        member, csv_bytes = self._csv(body, raw_file, None, max_bytes, zipped=rawfile.is_zip(body))
+        member, csv_bytes = self._csv(body, raw_file, None, nse().max_bytes, zipped=rawfile.is_zip(body))
         self.report(f"Parsing {member}", 10)
         table = self.spec.parse(csv_bytes, self.date, member)
         with self.output().temporary_path() as path:
