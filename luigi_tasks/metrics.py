@@ -20,7 +20,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from datetime import date
 
 import luigi
