@@ -19,9 +19,9 @@ from pathlib import Path
 
 from . import mirror
 
+from nse_server import NSEServer  # the NSE emulator the tests use (on sys.path via bench/__init__)
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))  # the NSE emulator the tests use
-from nse_server import NSEServer  # noqa: E402
 
 STAGES = ["scrape", "parse", "normalize", "write", "load"]
 

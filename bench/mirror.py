@@ -1,10 +1,9 @@
 """A local NSE mirror of N trading days, re-dated from the real fixture files, both formats."""
-import io
-import zipfile
 from datetime import date
 from pathlib import Path
 
 from luigi_tasks import trading_calendar
+from nse_server import member_text, zip_bytes
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "data"
 SWITCH = date(2024, 7, 8)  # UDiFF from here on
@@ -19,30 +18,18 @@ def trading_days(count: int) -> list[date]:
     return before + after
 
 
-def _member_text(file_name: str) -> str:
-    with zipfile.ZipFile(FIXTURES / file_name) as archive:
-        return archive.read(archive.namelist()[0]).decode()
-
-
-def _zip(member: str, text: str) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(member, text)
-    return out.getvalue()
-
-
 def build(days: list[date]) -> dict[str, bytes]:
     """NSE URL path -> body, for every day, in NSE's own layout and member names."""
-    legacy, udiff = _member_text(LEGACY_SOURCE), _member_text(UDIFF_SOURCE)
+    legacy, udiff = member_text(FIXTURES / LEGACY_SOURCE), member_text(FIXTURES / UDIFF_SOURCE)
     files = {}
     for day in days:
         if day >= SWITCH:
             member = f"BhavCopy_NSE_CM_0_0_0_{day:%Y%m%d}_F_0000.csv"
             text = udiff.replace(UDIFF_STAMP, day.isoformat())
-            files[f"/content/cm/{member}.zip"] = _zip(member, text)
+            files[f"/content/cm/{member}.zip"] = zip_bytes({member: text})
         else:
             mon = day.strftime("%b").upper()
             member = f"cm{day:%d}{mon}{day:%Y}bhav.csv"
             text = legacy.replace(LEGACY_STAMP, f"{day:%d}-{mon}-{day:%Y}")
-            files[f"/content/historical/EQUITIES/{day:%Y}/{mon}/{member}.zip"] = _zip(member, text)
+            files[f"/content/historical/EQUITIES/{day:%Y}/{mon}/{member}.zip"] = zip_bytes({member: text})
     return files

@@ -7,11 +7,13 @@ reports API is emulated too: `GET /` sets a cookie, `/api/reports` refuses reque
 day's legacy zip, or a JSON "no data". With `legacy_archive_gone`, the archive's legacy path
 answers 404 for every date, as users report NSE's does by 2026.
 """
+import io
 import json
 import re
 import sys
 import threading
 import time
+import zipfile
 from datetime import datetime
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +21,21 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 NOT_FOUND_HTML = b"<!DOCTYPE html><html><head><title>404</title></head><body>Not Found</body></html>" * 40
+
+
+def zip_bytes(members: dict[str, str | bytes]) -> bytes:
+    """A deflated zip holding these members, packed the way NSE packs its files."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def member_text(zip_path: Path) -> str:
+    """The text of the one CSV member of an NSE zip."""
+    with zipfile.ZipFile(zip_path) as archive:
+        return archive.read(archive.namelist()[0]).decode("utf-8")
 
 
 def nse_url_path(file_name: str) -> str:

@@ -15,6 +15,7 @@ from luigi_tasks.datasets import DATASETS
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy
 
 from conftest import DATA
+from nse_server import member_text, zip_bytes
 
 DELIVERY = DATASETS["delivery"]
 DAYS = [date(2025, 6, 18), date(2025, 6, 19)]
@@ -102,15 +103,10 @@ def test_delivery_rules(row, reason):
 
 def test_all_three_datasets_for_one_day_and_status_shows_each(data_dir, nse_server, run_tasks, capsys):
     """A day with every file: the F&O fixture re-dated to 2025-06-18 joins the real CM and delivery files."""
-    import zipfile
-
-    with zipfile.ZipFile(DATA / "BhavCopy_NSE_FO_0_0_0_20250203_F_0000.csv.zip") as archive:
-        text = archive.read(archive.namelist()[0]).decode().replace("2025-02-03,2025-02-03,", "2025-06-18,2025-06-18,")
+    text = member_text(DATA / "BhavCopy_NSE_FO_0_0_0_20250203_F_0000.csv.zip").replace(
+        "2025-02-03,2025-02-03,", "2025-06-18,2025-06-18,")
     member = "BhavCopy_NSE_FO_0_0_0_20250618_F_0000.csv"
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(member, text)
-    nse_server.put(member + ".zip", out.getvalue())
+    nse_server.put(member + ".zip", zip_bytes({member: text}))
 
     etl = BhavcopyETL(date=DAYS[0], datasets=["cm", "fo", "delivery"])
     assert run_tasks(etl).status == LuigiStatusCode.SUCCESS

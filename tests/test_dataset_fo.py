@@ -1,7 +1,6 @@
 """The F&O bhavcopy (datasets/fo.py): NSE's real UDiFF file end to end, legacy layout, units, rules."""
 import csv
 import io
-import zipfile
 from datetime import date
 
 import pyarrow as pa
@@ -17,14 +16,14 @@ from luigi_tasks.errors import BhavcopyError
 from luigi_tasks.tasks import BhavcopyETL
 
 from conftest import DATA
+from nse_server import member_text
 
 FO = DATASETS["fo"]
 DAY, FILE = date(2025, 2, 3), "BhavCopy_NSE_FO_0_0_0_20250203_F_0000.csv.zip"
 
 
 def source_records():
-    with zipfile.ZipFile(DATA / FILE) as archive:
-        return list(csv.DictReader(io.StringIO(archive.read(archive.namelist()[0]).decode())))
+    return list(csv.DictReader(io.StringIO(member_text(DATA / FILE))))
 
 
 def optional_float(text):
@@ -133,8 +132,7 @@ def test_repeated_contract_is_a_duplicate():
 
 
 def test_cm_file_is_not_an_fo_file():
-    with zipfile.ZipFile(DATA / "cm01DEC2022bhav.csv.zip") as archive:
-        text = archive.read(archive.namelist()[0])
+    text = member_text(DATA / "cm01DEC2022bhav.csv.zip").encode()
     with pytest.raises(BhavcopyError, match="unknown header"):
         FO.parse(text, date(2022, 12, 1), "fo01DEC2022bhav.csv")
 

@@ -1,5 +1,4 @@
 """The two CM layouts: header recognition, explicit types, legacy quirks, canonical mapping."""
-import zipfile
 from datetime import date
 
 import pyarrow as pa
@@ -14,14 +13,14 @@ from luigi_tasks.schema import CM_BHAVCOPY
 CM = DATASETS["cm"]
 
 from conftest import DATA
+from nse_server import member_text
 
 LEGACY_DAY = date(2022, 12, 1)
 UDIFF_DAY = date(2025, 6, 18)
 
 
 def member_bytes(file_name: str) -> bytes:
-    with zipfile.ZipFile(DATA / file_name) as archive:
-        return archive.read(archive.namelist()[0])
+    return member_text(DATA / file_name).encode()
 
 
 LEGACY = member_bytes("cm01DEC2022bhav.csv.zip")

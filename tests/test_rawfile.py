@@ -1,6 +1,4 @@
 """Zip checks: one CSV member under NSE's name, bounded size, readable to the end."""
-import io
-import zipfile
 from datetime import date
 
 import pytest
@@ -9,18 +7,14 @@ from luigi_tasks import rawfile
 from luigi_tasks.errors import BhavcopyError
 
 from conftest import DATA
+from nse_server import zip_bytes
 
 DAY = date(2025, 6, 18)
 MEMBER = "BhavCopy_NSE_CM_0_0_0_20250618_F_0000.csv"
 BODY = (DATA / f"{MEMBER}.zip").read_bytes()
 
 
-def make_zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
+make_zip = zip_bytes
 
 
 def test_reads_the_one_member_of_a_real_file():

@@ -2,7 +2,6 @@
 import csv
 import io
 import os
-import zipfile
 from datetime import date
 
 import pyarrow.dataset as ds
@@ -14,6 +13,7 @@ from luigi_tasks import layout
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy, NormalizeBhavcopy, ParseBhavcopy, WriteParquet
 
 from conftest import DATA
+from nse_server import member_text, zip_bytes
 
 LEGACY_DAY, LEGACY_FILE = date(2022, 12, 1), "cm01DEC2022bhav.csv.zip"
 UDIFF_DAY, UDIFF_FILE = date(2025, 6, 18), "BhavCopy_NSE_CM_0_0_0_20250618_F_0000.csv.zip"
@@ -34,8 +34,7 @@ TEXTS = {"symbol", "series", "isin"}
 
 def source_rows(file_name, columns):
     """The fixture CSV read with the standard library: an independent view of what NSE sent."""
-    with zipfile.ZipFile(DATA / file_name) as archive:
-        text = archive.read(archive.namelist()[0]).decode("utf-8")
+    text = member_text(DATA / file_name)
     rows = []
     for record in csv.DictReader(io.StringIO(text)):
         row = {}
@@ -152,15 +151,9 @@ def test_udiff_date_falls_back_to_legacy_route_on_404(data_dir, nse_server, run_
 
 def redate_legacy_zip(body: bytes, day: date) -> bytes:
     """A legacy fixture re-dated to `day`, under NSE's member name for that day."""
-    with zipfile.ZipFile(io.BytesIO(body)) as archive:
-        text = archive.read(archive.namelist()[0]).decode()
-    stamp = day.strftime("%d-%b-%Y").upper()
-    text = text.replace("01-DEC-2022", stamp)
+    text = member_text(io.BytesIO(body)).replace("01-DEC-2022", day.strftime("%d-%b-%Y").upper())
     member = f"cm{day:%d}{day.strftime('%b').upper()}{day:%Y}bhav.csv"
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(member, text)
-    return out.getvalue()
+    return zip_bytes({member: text})
 
 
 def test_stage_targets_are_written_atomically_no_temp_left(data_dir, nse_server, run_tasks):
@@ -180,17 +173,11 @@ def test_stage_tasks_share_one_path_layout(data_dir):
 # ---- bad input: a clear error naming date, file and problem, and no target written ----
 
 def repack(member: str, text: str | bytes, extra: dict | None = None) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(member, text)
-        for name, data in (extra or {}).items():
-            archive.writestr(name, data)
-    return out.getvalue()
+    return zip_bytes({member: text, **(extra or {})})
 
 
 def fixture_text(file_name: str) -> str:
-    with zipfile.ZipFile(DATA / file_name) as archive:
-        return archive.read(archive.namelist()[0]).decode()
+    return member_text(DATA / file_name)
 
 
 UDIFF_MEMBER = UDIFF_FILE[: -len(".zip")]

@@ -32,6 +32,7 @@ from luigi_tasks import layout, warehouse
 from luigi_tasks.config import clickhouse
 
 from conftest import DATA
+from nse_server import member_text, zip_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCHER = Path(__file__).resolve().parent / "kill_launcher.py"
@@ -49,8 +50,7 @@ STAGES = ["DownloadBhavcopy", "ParseBhavcopy", "NormalizeBhavcopy", "WriteParque
 
 
 def csv_text(file_name: str = FILE) -> str:
-    with zipfile.ZipFile(DATA / file_name) as archive:
-        return archive.read(archive.namelist()[0]).decode("utf-8")
+    return member_text(DATA / file_name)
 
 
 def count_csv_rows(text: str) -> int:
@@ -62,10 +62,7 @@ SOURCE_ROWS = count_csv_rows(csv_text())  # 2993 rows in NSE's file for DAY
 
 
 def make_zip(member: str, data: str | bytes) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(member, data)
-    return out.getvalue()
+    return zip_bytes({member: data})
 
 
 # ---- what a run left on disk ----
@@ -387,15 +384,3 @@ def no_mlflow(monkeypatch):
     """Run tracking has tests of its own (test_metrics.py); here it would only cost time."""
     monkeypatch.setenv("MLFLOW_ENABLED", "false")
 
-
-@pytest.fixture
-def quiet_nse_server(nse_server):
-    """The NSE emulator, without tracebacks for answers the client hung up on (as the test intended)."""
-    server = nse_server.httpd
-
-    def handle_error(request, client_address):
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            type(server).handle_error(server, request, client_address)
-
-    server.handle_error = handle_error
-    return nse_server

@@ -26,7 +26,7 @@ from conftest import DATA
 from fault_helpers import (
     DAY, ETL_ARGS, FILE, REPO, OTHER_DAY, OTHER_FILE, SOURCE_ROWS, STAGES, TASK_FAILED, PartialFileWatcher, check_whole,
     child_env, count_csv_rows, csv_text, done_stages, expected_files, hidden_temps, launch, launcher_command,
-    lake_rows, no_mlflow, output_of, quiet_nse_server, report_of, stage_targets, stop, visible_files, written_before_target,
+    lake_rows, no_mlflow, output_of, report_of, stage_targets, stop, visible_files, written_before_target,
 )
 from nse_server import Fault, NSEServer
 
@@ -175,10 +175,10 @@ RANGE_ARGS = ["--module", "luigi_tasks", "RangeDaily", "--of", "BhavcopyETL", "-
 ALREADY_RUNNING = 10  # [retcode] already_running
 
 
-def test_two_runs_of_one_date_at_once(tmp_path, quiet_nse_server):
+def test_two_runs_of_one_date_at_once(tmp_path, nse_server):
     """BhavcopyETL for the day and, at the same moment, RangeDaily over it; and, as a timer and an
     operator might, the very same BhavcopyETL command a second time."""
-    nse_server = quiet_nse_server
+    nse_server = nse_server
     root = tmp_path / "data"
     env = child_env(tmp_path, nse_server.url)
     # The runs' downloads are in flight together, so they go on to write the day's stages together.
