@@ -57,10 +57,6 @@ def redact(text: str) -> str:
     return re.sub(r"(//[^/@\s:]+):[^/@\s]+@", r"\1:***@", text)
 
 
-def _key(task) -> date | None:
-    return task.date if isinstance(task, (DayTask, BhavcopyETL)) else None
-
-
 @luigi.Task.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
 def _on_dependency(task, dependency):
     if isinstance(task, BhavcopyETL):
@@ -89,7 +85,7 @@ def _on_success(task):
 
 @luigi.Task.event_handler(luigi.Event.FAILURE)
 def _on_failure(task, exception):
-    if _key(task) is not None:
+    if isinstance(task, (DayTask, BhavcopyETL)):
         _finish(task.date, "failed", f"{task.task_family}: {exception}")
 
 
