@@ -1,34 +1,70 @@
-"""`python -m luigi_tasks status --start D --stop D`: one line per date, exit 0 only if all are done."""
+"""`python -m luigi_tasks status|verify|adopt`: what exists for each date, and whether it is whole.
+
+status: one line per date from names, sizes and seals; exit 0 only if every session is done.
+verify: every file re-read against its seal; exit 1 if anything is corrupt.
+adopt: seal the files of days written before seals existed (once, after an upgrade).
+"""
 import argparse
 import sys
-from datetime import date
+from datetime import date, timedelta
+
+
+def _range_arguments(command, required: bool) -> None:
+    from .datasets import DATASETS
+
+    command.add_argument("--start", type=date.fromisoformat, required=required,
+                         help="first date, YYYY-MM-DD" + ("" if required else "; default: the first on disk"))
+    command.add_argument("--stop", type=date.fromisoformat, required=required,
+                         help="end date, exclusive as in RangeDaily" + ("" if required else "; default: after the last on disk"))
+    command.add_argument("--dataset", action="append", choices=sorted(DATASETS),
+                         help="dataset to show (repeatable); default: [BhavcopyETL] datasets")
+    command.add_argument("--load-to-clickhouse", choices=["true", "false"],
+                         help="count a date done only once loaded; default: [BhavcopyETL] load_to_clickhouse")
+
+
+def _dates_on_disk(root, datasets) -> list[date]:
+    from . import layout
+
+    found = set()
+    for dataset in datasets:
+        found |= layout.dates_in(layout.raw_sidecar_path(root, dataset, date(2000, 1, 1)).parent, ".json")
+    return sorted(found)
 
 
 def main(argv=None) -> int:
-    from .datasets import DATASETS
-
     parser = argparse.ArgumentParser(prog="python -m luigi_tasks")
     commands = parser.add_subparsers(dest="command", required=True)
-    status = commands.add_parser("status", help="what exists for each date (closed, done, missing)")
-    status.add_argument("--start", type=date.fromisoformat, required=True, help="first date, YYYY-MM-DD")
-    status.add_argument("--stop", type=date.fromisoformat, required=True,
-                        help="end date, exclusive as in RangeDaily")
-    status.add_argument("--dataset", action="append", choices=sorted(DATASETS),
-                        help="dataset to show (repeatable); default: [BhavcopyETL] datasets")
-    status.add_argument("--load-to-clickhouse", choices=["true", "false"],
-                        help="count a date done only once loaded; default: [BhavcopyETL] load_to_clickhouse")
+    _range_arguments(commands.add_parser("status", help="what exists for each date (closed, done, missing, corrupt)"),
+                     required=True)
+    _range_arguments(commands.add_parser("verify", help="re-read every file against its seal; exit 1 if any is corrupt"),
+                     required=False)
+    _range_arguments(commands.add_parser("adopt", help="seal the files of days written before seals existed"),
+                     required=False)
     args = parser.parse_args(argv)
 
     from .config import storage
-    from .status import report
     from .tasks import BhavcopyETL, is_session
 
-    etl = BhavcopyETL(date=args.start)  # luigi.cfg's [BhavcopyETL] decides what "done" means
+    root = storage().root
+    etl = BhavcopyETL(date=args.start or date.today())  # luigi.cfg's [BhavcopyETL] decides what "done" means
+    datasets = args.dataset or list(etl.datasets)
     load = etl.load_to_clickhouse if args.load_to_clickhouse is None else args.load_to_clickhouse == "true"
-    lines, all_done = report(storage().root, args.dataset or list(etl.datasets), args.start, args.stop,
-                             is_session, load)
+    if args.start is None or args.stop is None:
+        on_disk = _dates_on_disk(root, datasets)
+        if not on_disk:
+            print(f"nothing under {root} to {args.command}")
+            return 0
+        args.start = args.start or on_disk[0]
+        args.stop = args.stop or on_disk[-1] + timedelta(days=1)
+    if args.command == "status":
+        from .status import report
+    elif args.command == "verify":
+        from .verify import report
+    else:
+        from .verify import adopt_range as report
+    lines, ok = report(root, datasets, args.start, args.stop, is_session, load)
     print("\n".join(lines))
-    return 0 if all_done else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

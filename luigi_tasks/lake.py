@@ -22,6 +22,11 @@ def write_table(table: pa.Table, path, compression: str = LAKE_COMPRESSION) -> i
 def publish(normalized_path, path) -> int:
     """The lake file is the normalized file, byte for byte (both are zstd, canonical schema)."""
     shutil.copyfile(normalized_path, path)
+    return parquet_rows(path)
+
+
+def parquet_rows(path) -> int:
+    """Rows of a Parquet file, from its footer alone."""
     return pq.ParquetFile(path).metadata.num_rows
 
 

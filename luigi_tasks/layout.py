@@ -4,8 +4,10 @@ Tasks, `bulk_complete` and the status command all ask here, so they agree on wha
 Each stage keeps one flat folder per dataset, so checking a year of dates is one listing.
 """
 import os
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 from .datasets import DATASETS
 
@@ -57,15 +59,25 @@ def chdb_path(root: Path) -> Path:
     return root / "clickhouse"
 
 
-def dates_in(folder: Path, suffix: str) -> set[date]:
-    """Dates with a finished file in one stage folder: one listing, hidden temp files ignored."""
+def seal_path(path: Path) -> Path:
+    """The hidden seal beside a data file (targets.SealedTarget): bytes, sha256, rows."""
+    return path.parent / f".{path.name}.seal.json"
+
+
+def dates_in(folder: Path, suffix: str, sealed: bool = False) -> set[date]:
+    """Dates with a finished file in one stage folder: one listing, hidden temp files ignored.
+
+    `sealed` also asks for the file's seal (`.<date><suffix>.seal.json`, in the same listing).
+    """
     try:
-        names = [entry.name for entry in folder.iterdir()]
+        names = {entry.name for entry in folder.iterdir()}
     except FileNotFoundError:
         return set()
     found = set()
     for name in names:
         if name.endswith(suffix) and not name.startswith("."):
+            if sealed and f".{name}.seal.json" not in names:
+                continue
             try:
                 found.add(date.fromisoformat(name[: -len(suffix)]))
             except ValueError:
@@ -74,11 +86,12 @@ def dates_in(folder: Path, suffix: str) -> set[date]:
 
 
 def lake_dates(root: Path, dataset: str) -> set[date]:
-    """Dates with a published lake file: one walk of the partition folders."""
+    """Dates with a published, sealed lake file: one walk of the partition folders."""
     prefix, found = f"{lake_name(dataset)}-", set()
     for folder, _, files in os.walk(lake_root(root, dataset)):
+        names = set(files)
         for name in files:
-            if name.startswith(prefix) and name.endswith(".parquet"):
+            if name.startswith(prefix) and name.endswith(".parquet") and f".{name}.seal.json" in names:
                 try:
                     day = date.fromisoformat(name[len(prefix): -len(".parquet")])
                 except ValueError:
@@ -88,36 +101,64 @@ def lake_dates(root: Path, dataset: str) -> set[date]:
     return found
 
 
-# Every stage's output in pipeline order: (task name, path function).
+@dataclass(frozen=True)
+class Output:
+    """One file a stage writes for a day, and the record that says it is whole.
+
+    `record` is where its seal lives: the raw file's is the visible sidecar; staging, normalized,
+    rejects and lake files have a hidden seal beside them; the load marker is its own record.
+    """
+
+    stage: str
+    path: Callable[[Path, str, date], Path]
+    record: Callable[[Path, str, date], Path]
+
+    @property
+    def sealed(self) -> bool:
+        return self.record is not self.path
+
+
+def _hidden_seal(path_for):
+    return lambda root, dataset, day: seal_path(path_for(root, dataset, day))
+
+
+# Every stage's output in pipeline order.
 STAGES = [
-    ("DownloadBhavcopy", raw_path),
-    ("ParseBhavcopy", staging_path),
-    ("NormalizeBhavcopy", normalized_path),
-    ("NormalizeBhavcopy", rejects_path),
-    ("WriteParquet", lake_path),
-    ("LoadClickHouse", loaded_marker_path),
+    Output("DownloadBhavcopy", raw_path, raw_sidecar_path),
+    Output("ParseBhavcopy", staging_path, _hidden_seal(staging_path)),
+    Output("NormalizeBhavcopy", rejects_path, _hidden_seal(rejects_path)),
+    Output("NormalizeBhavcopy", normalized_path, _hidden_seal(normalized_path)),
+    Output("WriteParquet", lake_path, _hidden_seal(lake_path)),
+    Output("LoadClickHouse", loaded_marker_path, loaded_marker_path),
 ]
 
 
-def downstream(stage: str, root: Path, dataset: str, day: date) -> list[Path]:
-    """Outputs of the stages after `stage`, which a rerun of `stage` makes stale."""
-    names = [name for name, _ in STAGES]
+def downstream_records(stage: str, root: Path, dataset: str, day: date) -> list[Path]:
+    """The records of the stages after `stage`: removing them marks those stages to redo.
+
+    Only records go, never data: the old lake file stays readable and ClickHouse keeps its rows
+    until the redo replaces them.
+    """
+    names = [output.stage for output in STAGES]
     after = len(names) - names[::-1].index(stage)
-    return [path_for(root, dataset, day) for _, path_for in STAGES[after:]]
+    return [output.record(root, dataset, day) for output in STAGES[after:]]
 
 
-def stages(load: bool) -> list:
-    return STAGES if load else [stage for stage in STAGES if stage[0] != "LoadClickHouse"]
+def stages(load: bool) -> list[Output]:
+    return STAGES if load else [output for output in STAGES if output.stage != "LoadClickHouse"]
 
 
 def complete_dates(root: Path, dataset: str, load: bool) -> set[date]:
-    """Dates whose every stage output exists: one listing per stage folder."""
+    """Dates whose every stage output exists with its record: one listing per stage folder."""
     done = None
-    for _, path_for in stages(load):
-        if path_for is lake_path:
+    for output in stages(load):
+        if output.path is lake_path:
             found = lake_dates(root, dataset)
+        elif output.path is raw_path:
+            sample = raw_path(root, dataset, date(2000, 1, 1))
+            found = dates_in(sample.parent, sample.name[len("2000-01-01"):]) & dates_in(sample.parent, ".json")
         else:
-            sample = path_for(root, dataset, date(2000, 1, 1))
-            found = dates_in(sample.parent, sample.name[len("2000-01-01"):])
+            sample = output.path(root, dataset, date(2000, 1, 1))
+            found = dates_in(sample.parent, sample.name[len("2000-01-01"):], sealed=output.sealed)
         done = found if done is None else done & found
     return done

@@ -8,8 +8,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
 
-import pyarrow.parquet as pq
-
 from . import layout
 
 
@@ -18,10 +16,11 @@ from . import layout
 class DayStatus:
     day: date
     dataset: str
-    state: str  # closed, done or missing
+    state: str  # closed, done, missing or corrupt
     missing_stage: str | None = None
     rows: int | None = None
     route: str | None = None
+    problem: str | None = None  # for corrupt: which file, what is wrong, what to delete
 
     def line(self) -> str:
         text = f"{self.day.isoformat()}  {self.dataset:<8} {self.state:<8}"
@@ -31,34 +30,52 @@ class DayStatus:
             text += f" {self.rows:>7,} rows"
         if self.route:
             text += f"  via {self.route}"
+        if self.problem:
+            text += f"  {self.problem}"
         return text.rstrip()
 
 
-def _route(root: Path, dataset: str, day: date) -> str | None:
+def _record(output: layout.Output, root: Path, dataset: str, day: date) -> dict | None:
     try:
-        return json.loads(layout.raw_sidecar_path(root, dataset, day).read_text()).get("route")
+        record = json.loads(output.record(root, dataset, day).read_text())
     except (OSError, ValueError):
         return None
-
-
-def _rows(root: Path, dataset: str, day: date) -> int | None:
-    lake_file = layout.lake_path(root, dataset, day)
-    return pq.ParquetFile(lake_file).metadata.num_rows if lake_file.exists() else None
+    return record if isinstance(record, dict) else None
 
 
 def day_status(root: Path, dataset: str, day: date, is_session: Callable[[date], bool], load: bool) -> DayStatus:
+    """From names, sizes and seals alone (no file is read whole): cheap enough for years of days."""
     if not is_session(day):
         return DayStatus(day, dataset, "closed")
-    # The first missing output is where a rerun starts (tasks.DayTask.complete looks upstream too).
-    missing = next((name for name, path in layout.stages(load) if not path(root, dataset, day).exists()), None)
-    return DayStatus(day, dataset, "missing" if missing else "done", missing,
-                     _rows(root, dataset, day), _route(root, dataset, day))
+    missing, records = None, {}
+    for output in layout.stages(load):
+        path = output.path(root, dataset, day)
+        record = _record(output, root, dataset, day)
+        if not path.exists() or record is None:
+            missing = missing or output.stage  # the first one is where a rerun starts
+            continue
+        records[output.stage] = record
+        if output.sealed and path.stat().st_size != record.get("bytes"):
+            return DayStatus(day, dataset, "corrupt", problem=(
+                f"{path.relative_to(root)} has {path.stat().st_size} bytes, its seal says {record.get('bytes')}: "
+                f"delete it to rebuild"))
+    rows = records.get("WriteParquet", {}).get("rows")
+    route = records.get("DownloadBhavcopy", {}).get("route") or _route(root, dataset, day)
+    return DayStatus(day, dataset, "missing" if missing else "done", missing, rows, route)
+
+
+def _route(root: Path, dataset: str, day: date) -> str | None:
+    """The route of a raw file still being redone: its sidecar may lack a seal, not the route."""
+    try:
+        return json.loads(layout.raw_sidecar_path(root, dataset, day).read_text()).get("route")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def report(root: Path, datasets: list[str], start: date, stop: date, is_session: Callable[[date], bool],
            load: bool) -> tuple[list[str], bool]:
     """One line per date and dataset in [start, stop), then a summary; True when every session is done."""
-    lines, counts = [], {"done": 0, "missing": 0, "closed": 0}
+    lines, counts = [], {"done": 0, "missing": 0, "corrupt": 0, "closed": 0}
     day = start
     while day < stop:
         for dataset in datasets:
@@ -66,9 +83,10 @@ def report(root: Path, datasets: list[str], start: date, stop: date, is_session:
             counts[status.state] += 1
             lines.append(status.line())
         day += timedelta(days=1)
-    sessions = counts["done"] + counts["missing"]
+    sessions = counts["done"] + counts["missing"] + counts["corrupt"]
+    corrupt = f", {counts['corrupt']} corrupt" if counts["corrupt"] else ""
     lines.append(
         f"summary: {sessions} session-days in [{start.isoformat()}, {stop.isoformat()}): "
-        f"{counts['done']} done, {counts['missing']} missing; {counts['closed']} closed"
+        f"{counts['done']} done, {counts['missing']} missing{corrupt}; {counts['closed']} closed"
     )
-    return lines, counts["missing"] == 0
+    return lines, counts["done"] == sessions

@@ -1,15 +1,27 @@
-"""A LocalTarget whose temporary file is hidden, so readers of a folder never see half a file.
+"""Targets that readers never see half-written, and that say what they hold.
 
-Luigi's own `temporary_path` writes `<name>-luigi-tmp-N` beside the target, which a
-`pyarrow.dataset` reader of the lake would pick up mid-write; a leading dot is skipped by
-pyarrow, DuckDB, Spark and `layout.dates_in` alike. A failed write removes its temp file, and
-temp files left by a killed run (kill -9 leaves no chance to clean up) go on the next write; the
-writer's PID is in the name, so a live run's temp file is left alone.
+`AtomicLocalTarget` writes a hidden temporary file beside the target and renames it. Luigi's own
+`temporary_path` writes `<name>-luigi-tmp-N`, which a `pyarrow.dataset` reader of the lake would
+pick up mid-write; a leading dot is skipped by pyarrow, DuckDB, Spark and `layout.dates_in` alike.
+A failed write removes its temp file, and temp files left by a killed run (kill -9 leaves no
+chance to clean up) go on the next write; the writer's PID is in the name, so a live run's temp
+file is left alone.
+
+`SealedTarget` adds a seal: a small JSON record of the file's bytes, SHA-256 and rows, written
+once the file is in place. The target exists only when both do and the sizes agree, so a file
+whose seal is gone (a later redo invalidated it) or that was truncated afterwards counts as not
+done, and `verify` can prove every file against its seal. A redo writes the new file beside the
+old one: the old file stays readable, and later stages are invalidated (`before_replace`) only
+once the new file has passed every check.
 """
 import glob
+import hashlib
+import json
 import os
 import random
 from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Callable
 
 import luigi
 
@@ -34,9 +46,18 @@ def _writer_alive(temp_path: str) -> bool:
     return True
 
 
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 class AtomicLocalTarget(luigi.LocalTarget):
     @contextmanager
-    def temporary_path(self):
+    def temporary_path(self, before_replace: Callable[[], None] | None = None):
+        """A hidden temp path, renamed onto the target on success; `before_replace` runs just before."""
         folder, name = os.path.split(self.path)
         if folder:
             self.fs.mkdir(folder, parents=True, raise_if_exists=False)
@@ -49,7 +70,88 @@ class AtomicLocalTarget(luigi.LocalTarget):
         temp = os.path.join(folder, f".{name}.tmp-{os.getpid()}-{random.randrange(10**10):010d}")
         try:
             yield temp
+            if before_replace is not None:
+                before_replace()
             os.replace(temp, self.path)
         finally:
             if os.path.exists(temp):
                 os.remove(temp)
+
+    def write_json(self, record: dict) -> None:
+        with self.temporary_path() as temp:
+            with open(temp, "w") as handle:
+                json.dump(record, handle, indent=1)
+
+    def read_json(self) -> dict:
+        with open(self.path) as handle:
+            return json.load(handle)
+
+
+def default_seal_path(path: str) -> str:
+    """The seal of `dir/name` is `dir/.name.seal.json`: hidden, so lake readers skip it."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.seal.json")
+
+
+class SealedTarget(AtomicLocalTarget):
+    """A data file and its seal (bytes, sha256, rows and whatever the stage adds)."""
+
+    def __init__(self, path: str, seal_path: str | None = None):
+        super().__init__(path)
+        self.seal = AtomicLocalTarget(seal_path or default_seal_path(path))
+
+    def exists(self) -> bool:
+        try:
+            size = os.stat(self.path).st_size
+            return self.seal.read_json().get("bytes") == size
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    @contextmanager
+    def replacing(self, rows: Callable[[str], int], extra: Callable[[], dict] = dict,
+                  before_replace: Callable[[], None] | None = None):
+        """Write to a temp path; then invalidate (`before_replace`), drop the old seal, replace, seal.
+
+        `rows(temp)` counts what was written; the seal is written last, so a kill anywhere
+        before it leaves this stage not done rather than done with the wrong seal.
+        """
+        facts = {}
+
+        def swap():
+            facts.update(file=os.path.basename(self.path), bytes=os.path.getsize(temp),
+                         sha256=sha256_of(temp), rows=rows(temp))
+            facts.update(extra())
+            if before_replace is not None:
+                before_replace()
+            try:
+                os.remove(self.seal.path)
+            except FileNotFoundError:
+                pass
+
+        with self.temporary_path(before_replace=swap) as temp:
+            yield temp
+        facts["written_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.seal.write_json(facts)
+
+    def read_seal(self) -> dict:
+        return self.seal.read_json()
+
+    def problem(self, full: bool = True) -> str | None:
+        """Why this file cannot be trusted, or None. `full` also recomputes its SHA-256."""
+        try:
+            seal = self.read_seal()
+        except FileNotFoundError:
+            return "no seal (written by an older version, or a redo is pending)"
+        except (OSError, ValueError) as exc:
+            return f"its seal {self.seal.path} is unreadable ({exc.__class__.__name__})"
+        if not isinstance(seal, dict) or "sha256" not in seal:
+            return "no seal (written by an older version, or a redo is pending)"
+        try:
+            size = os.stat(self.path).st_size
+        except FileNotFoundError:
+            return "missing"
+        if size != seal.get("bytes"):
+            return f"{size} bytes where its seal says {seal.get('bytes')} (truncated or rewritten)"
+        if full and sha256_of(self.path) != seal.get("sha256"):
+            return "its SHA-256 differs from its seal (the file changed after it was written)"
+        return None

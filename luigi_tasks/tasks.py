@@ -5,7 +5,6 @@ existence is what says a stage is done, so deleting one reruns that stage and it
 Tasks record counts in `self.metrics`; `metrics.py` adds durations and sends both to MLflow.
 """
 import functools
-import json
 import logging
 import os
 import time
@@ -14,9 +13,10 @@ from datetime import date, datetime, timezone
 import luigi
 
 from . import lake, layout, rawfile, source, trading_calendar, warehouse
+from .errors import BhavcopyError
 from .config import calendar, clickhouse, nse, retries, storage
 from .datasets import DATASETS
-from .targets import AtomicLocalTarget
+from .targets import AtomicLocalTarget, SealedTarget
 
 logger = logging.getLogger("luigi-interface")
 
@@ -75,6 +75,12 @@ class DayTask(luigi.Task):
     def target(self, path_for) -> AtomicLocalTarget:
         return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)))
 
+    def sealed(self, path_for) -> SealedTarget:
+        """The stage's data file with its seal, as `layout.STAGES` places it."""
+        output = next(output for output in layout.STAGES if output.path is path_for)
+        return SealedTarget(str(path_for(self.root, self.dataset, self.date)),
+                            str(output.record(self.root, self.dataset, self.date)))
+
     attempts_setting = ""  # which `[retries]` option bounds this stage's attempts
 
     def complete(self):
@@ -96,14 +102,25 @@ class DayTask(luigi.Task):
             return rawfile.read_member(body, self.date, file, member, max_bytes)
         return member or os.path.basename(file.split("?", 1)[0]), body
 
-    def forget_downstream(self) -> None:
-        """Remove the later stages' outputs before redoing this one.
+    def invalidate(self) -> None:
+        """Mark this stage and every later one as to be redone, keeping their data in place.
 
-        They were built from this stage's old output; left in place, a redo interrupted halfway
-        (ClickHouse down, a kill) would leave them counting as done, and nothing would redo them.
+        Called only once this stage's new output has passed its checks, just before it replaces the
+        old one: a failed redo leaves the lake file, ClickHouse's rows and the load marker as they
+        were, and a kill after this point leaves the later stages undone, so the next run finishes
+        the redo.
         """
-        for path in layout.downstream(self.task_family, self.root, self.dataset, self.date):
+        for path in layout.downstream_records(self.task_family, self.root, self.dataset, self.date):
             path.unlink(missing_ok=True)
+        for output in layout.STAGES:
+            if output.stage == self.task_family:
+                output.record(self.root, self.dataset, self.date).unlink(missing_ok=True)
+
+    def redoing(self) -> bool:
+        """True if a later stage still holds data built from the output this run replaces."""
+        names = [output.stage for output in layout.STAGES]
+        later = layout.STAGES[len(names) - names[::-1].index(self.task_family):]
+        return any(output.path(self.root, self.dataset, self.date).exists() for output in later)
 
     def report(self, message: str, percent: int | None = None) -> None:
         """Status for the visualiser; the worker sets these callbacks, a direct run() has none."""
@@ -119,10 +136,9 @@ class DownloadBhavcopy(DayTask):
     attempts_setting = "download"
 
     def output(self):
-        return self.target(layout.raw_path)
+        return self.sealed(layout.raw_path)
 
     def run(self):
-        self.forget_downstream()
         settings = nse()
         max_bytes = settings.max_bytes
         self.report(f"Downloading {self.dataset} {self.date}", 0)
@@ -142,6 +158,8 @@ class DownloadBhavcopy(DayTask):
                                       zipped=self.spec.zipped and not csv_served)
         self.report(f"Checking {member} from {fetched.route} ({len(fetched.body):,} bytes)", 60)
         source_format = self.spec.peek(csv_bytes, self.date, member)
+        if self.redoing():  # a refetch replaces a file the lake was built from: prove the new one first
+            self.spec.prove(csv_bytes, self.date, member)
         sidecar = {
             "date": self.date.isoformat(),
             "dataset": self.dataset,
@@ -150,13 +168,11 @@ class DownloadBhavcopy(DayTask):
             "member": member,
             "format": source_format,
             "content": "zip" if served_zip else "csv",
-            "bytes": len(fetched.body),
             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        with self.target(layout.raw_sidecar_path).temporary_path() as path:
-            with open(path, "w") as handle:
-                json.dump(sidecar, handle, indent=1)
-        with self.output().temporary_path() as path:
+        rows = csv_bytes.rstrip().count(b"\n")  # data lines: every line after the header
+        with self.output().replacing(rows=lambda _: rows, extra=lambda: sidecar,
+                                     before_replace=self.invalidate) as path:
             with open(path, "wb") as handle:
                 handle.write(fetched.body)
         self.report(f"Downloaded {member} via {fetched.route}", 100)
@@ -171,17 +187,18 @@ class ParseBhavcopy(DayTask):
         return DownloadBhavcopy(date=self.date, dataset=self.dataset)
 
     def output(self):
-        return self.target(layout.staging_path)
+        return self.sealed(layout.staging_path)
 
     def run(self):
-        self.forget_downstream()
         raw_file = self.input().path
         with open(raw_file, "rb") as handle:
             body = handle.read()
         member, csv_bytes = self._csv(body, raw_file, None, nse().max_bytes, zipped=rawfile.is_zip(body))
         self.report(f"Parsing {member}", 10)
         table = self.spec.parse(csv_bytes, self.date, member)
-        with self.output().temporary_path() as path:
+        if self.redoing():  # the normalized and lake files stay until the new rows pass the rules too
+            self.spec.validate(self.spec.to_canonical(table))
+        with self.output().replacing(rows=lake.parquet_rows, before_replace=self.invalidate) as path:
             lake.write_table(table, path, lake.STAGING_COMPRESSION)
         self.metrics["raw_rows_parsed"] = table.num_rows
         self.report(f"Parsed {table.num_rows:,} rows", 100)
@@ -196,19 +213,18 @@ class NormalizeBhavcopy(DayTask):
         return ParseBhavcopy(date=self.date, dataset=self.dataset)
 
     def output(self):
-        return {"rows": self.target(layout.normalized_path), "rejects": self.target(layout.rejects_path)}
+        return {"rows": self.sealed(layout.normalized_path), "rejects": self.sealed(layout.rejects_path)}
 
     def run(self):
-        self.forget_downstream()
         staged = lake.read_table(self.input().path)
         checked = self.spec.validate(self.spec.to_canonical(staged))
         if checked.good.num_rows + checked.rejects.num_rows != staged.num_rows:
             raise RuntimeError(f"{self.date} {self.input().path}: rows lost in validation")
         outputs = self.output()
         # Rejects first: the good rows' file is what marks the stage done.
-        with outputs["rejects"].temporary_path() as path:
+        with outputs["rejects"].replacing(rows=lake.parquet_rows, before_replace=self.invalidate) as path:
             lake.write_table(checked.rejects, path)
-        with outputs["rows"].temporary_path() as path:
+        with outputs["rows"].replacing(rows=lake.parquet_rows) as path:
             lake.write_table(checked.good, path)
         if checked.rejects.num_rows:
             logger.warning("%s %s: %d rows rejected, see %s", self.dataset, self.date, checked.rejects.num_rows,
@@ -233,11 +249,10 @@ class WriteParquet(DayTask):
         return NormalizeBhavcopy(date=self.date, dataset=self.dataset)
 
     def output(self):
-        return self.target(layout.lake_path)
+        return self.sealed(layout.lake_path)
 
     def run(self):
-        self.forget_downstream()
-        with self.output().temporary_path() as path:
+        with self.output().replacing(rows=lake.parquet_rows, before_replace=self.invalidate) as path:
             rows = lake.publish(self.input()["rows"].path, path)
         self.metrics.update(
             rows_written=rows,
@@ -264,7 +279,12 @@ class LoadClickHouse(DayTask):
     def run(self):
         started = time.perf_counter()
         settings = clickhouse()
-        rows = lake.read_table(self.input().path)
+        lake_file = self.input()
+        problem = lake_file.problem()
+        if problem:
+            raise BhavcopyError(self.date, lake_file.path, f"lake file not loaded: {problem}; "
+                                f"delete it to rebuild it from the normalized file")
+        rows = lake.read_table(lake_file.path)
         self.report(f"Loading {rows.num_rows} rows into ClickHouse", 0)
         client = warehouse.connect(
             settings.host, settings.port, settings.user, settings.password, settings.secure,
@@ -279,14 +299,13 @@ class LoadClickHouse(DayTask):
         marker = {
             "date": self.date.isoformat(),
             "rows": loaded,
-            "lake_file": self.input().path,
+            "lake_file": lake_file.path,
+            "lake_sha256": lake_file.read_seal()["sha256"],
             "table": f"{settings.database}.{table}",
             "clickhouse": f"{settings.host}:{settings.port}" if settings.host else "embedded chdb",
             "duration_seconds": round(time.perf_counter() - started, 6),
         }
-        with self.output().temporary_path() as path:
-            with open(path, "w") as handle:
-                json.dump(marker, handle, indent=1)
+        self.output().write_json(marker)
         self.metrics["rows_loaded"] = loaded
         self.report(f"Loaded {loaded:,} rows into {settings.database}.{table}", 100)
 
