@@ -1,7 +1,10 @@
 """Atomic targets: a reader never sees half a file, and a failed or killed write leaves nothing visible."""
 import pytest
 
-from luigi_tasks.targets import AtomicLocalTarget
+import hashlib
+import json
+
+from luigi_tasks.targets import AtomicLocalTarget, SealedTarget
 
 
 def test_temp_file_is_hidden_and_renamed_on_success(tmp_path):
@@ -52,3 +55,53 @@ def test_a_live_writers_temp_file_is_left_alone(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def write_sealed(target: SealedTarget, data: bytes, before_replace=None) -> None:
+    with target.replacing(rows=lambda temp: data.count(b"\n"), extra=lambda: {"route": "test"},
+                          before_replace=before_replace) as temp:
+        open(temp, "wb").write(data)
+
+
+def test_a_sealed_file_records_its_bytes_sha256_and_rows(tmp_path):
+    target = SealedTarget(str(tmp_path / "day.csv"))
+    write_sealed(target, b"a\nb\n")
+    seal = json.loads((tmp_path / ".day.csv.seal.json").read_text())
+    assert {key: seal[key] for key in ("file", "bytes", "sha256", "rows", "route")} == {
+        "file": "day.csv", "bytes": 4, "sha256": hashlib.sha256(b"a\nb\n").hexdigest(), "rows": 2, "route": "test"}
+    assert target.exists() and target.problem() is None
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["day.csv"]
+
+
+def test_a_file_without_its_seal_or_of_another_size_is_not_done(tmp_path):
+    target = SealedTarget(str(tmp_path / "day.csv"))
+    write_sealed(target, b"a\nb\n")
+    with open(target.path, "ab") as handle:
+        handle.write(b"c\n")  # grown after it was sealed
+    assert not target.exists()
+    assert "6 bytes where its seal says 4" in target.problem(full=False)
+    (tmp_path / ".day.csv.seal.json").unlink()
+    assert not target.exists() and target.problem().startswith("no seal")
+
+
+def test_a_file_changed_in_place_fails_only_the_full_check(tmp_path):
+    target = SealedTarget(str(tmp_path / "day.csv"))
+    write_sealed(target, b"a\nb\n")
+    (tmp_path / "day.csv").write_bytes(b"a\nc\n")  # same size, other bytes
+    assert target.exists() and target.problem(full=False) is None
+    assert "SHA-256 differs" in target.problem()
+
+
+def test_a_failed_rewrite_keeps_the_old_file_its_seal_and_the_later_stages(tmp_path):
+    target = SealedTarget(str(tmp_path / "day.csv"))
+    write_sealed(target, b"old\n")
+    invalidated = []
+    with pytest.raises(RuntimeError):
+        with target.replacing(rows=lambda temp: 1, before_replace=lambda: invalidated.append(True)) as temp:
+            open(temp, "wb").write(b"half")
+            raise RuntimeError("the new file failed its checks")
+    assert invalidated == []  # later stages are only invalidated once the new file is ready
+    assert (tmp_path / "day.csv").read_bytes() == b"old\n" and target.exists()
+
+    write_sealed(target, b"new\nfile\n", before_replace=lambda: invalidated.append(True))
+    assert invalidated == [True] and target.exists() and target.read_seal()["rows"] == 2

@@ -224,6 +224,22 @@ def test_a_reload_leaves_other_dates_untouched(client, database, table, june_18,
     assert warehouse.count_day(client, database, table, JUNE_18) == 500
 
 
+def test_a_reload_that_fails_leaves_the_previous_rows_and_no_scratch_table(client, database, table, june_18,
+                                                                           june_19):
+    warehouse.load_day(client, database, table, june_18, JUNE_18)
+    warehouse.load_day(client, database, table, june_19, JUNE_19)
+    day = june_18.slice(0, 50)
+    broken = day.set_column(day.schema.get_field_index("volume"), "volume",
+                            pa.array(["not a number"] * 50))  # the insert into the scratch month fails
+
+    with pytest.raises(Exception):
+        warehouse.load_day(client, database, table, broken, JUNE_18)
+
+    assert_holds(client, database, JUNE_18, june_18)
+    assert_holds(client, database, JUNE_19, june_19)
+    assert client.command(f"SELECT count() FROM system.tables WHERE database = '{database}'") == 1
+
+
 def test_a_dropped_table_is_recreated_by_the_next_load(client, database, table, june_18):
     warehouse.load_day(client, database, table, june_18, JUNE_18)
     client.command(f"DROP TABLE `{database}`.`{table}`")

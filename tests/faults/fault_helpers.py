@@ -79,7 +79,10 @@ def stage_targets(root: Path, day: date = DAY, dataset: str = "cm") -> dict[str,
 
 
 def done_stages(root: Path, day: date = DAY) -> list[str]:
-    return [stage for stage, paths in stage_targets(root, day).items() if all(p.exists() for p in paths)]
+    """Stages whose target files exist, each with the record that seals it (layout.STAGES)."""
+    records = {output.path(root, "cm", day): output.record(root, "cm", day) for output in layout.STAGES}
+    return [stage for stage, paths in stage_targets(root, day).items()
+            if all(p.exists() and records[p].exists() for p in paths)]
 
 
 def expected_files(root: Path, stages: list[str], day: date = DAY) -> set[str]:
