@@ -3,6 +3,7 @@
 status: one line per date from names, sizes and seals; exit 0 only if every session is done.
 verify: every file re-read against its seal; exit 1 if anything is corrupt.
 adopt: seal the files of days written before seals existed (once, after an upgrade).
+migrate-lake: move a lake with zero-padded partitions (month=06) to the unpadded layout.
 """
 import argparse
 import sys
@@ -40,12 +41,16 @@ def main(argv=None) -> int:
                      required=False)
     _range_arguments(commands.add_parser("adopt", help="seal the files of days written before seals existed"),
                      required=False)
+    migrate = commands.add_parser("migrate-lake", help="move lake files from month=06/day=08 to month=6/day=8")
+    migrate.add_argument("--dataset", action="append", help="dataset to move (repeatable); default: all")
     args = parser.parse_args(argv)
 
     from .config import storage
     from .tasks import BhavcopyETL, is_session
 
     root = storage().root
+    if args.command == "migrate-lake":
+        return _migrate_lake(root, args.dataset)
     etl = BhavcopyETL(date=args.start or date.today())  # luigi.cfg's [BhavcopyETL] decides what "done" means
     datasets = args.dataset or list(etl.datasets)
     load = etl.load_to_clickhouse if args.load_to_clickhouse is None else args.load_to_clickhouse == "true"
@@ -65,6 +70,18 @@ def main(argv=None) -> int:
     lines, ok = report(root, datasets, args.start, args.stop, is_session, load)
     print("\n".join(lines))
     return 0 if ok else 1
+
+
+def _migrate_lake(root, datasets) -> int:
+    from .datasets import DATASETS
+    from .migrate_lake import migrate
+
+    left = 0
+    for dataset in datasets or list(DATASETS):
+        moved, notes = migrate(root, dataset)
+        print("\n".join([*notes, f"{dataset}: {moved} lake files moved, {len(notes)} left in place"]))
+        left += len(notes)
+    return 1 if left else 0
 
 
 if __name__ == "__main__":

@@ -46,8 +46,13 @@ def lake_root(root: Path, dataset: str) -> Path:
 
 
 def lake_path(root: Path, dataset: str, day: date) -> Path:
-    """Hive partitions year=/month=/day=, one zstd file per day."""
-    partition = f"year={day.year:04d}/month={day.month:02d}/day={day.day:02d}"
+    """Hive partitions year=/month=/day=, one zstd file per day.
+
+    Values are unpadded (`month=6`): DuckDB types a zero-padded `month=06` as VARCHAR, so
+    `WHERE month = 6` would match nothing there; unpadded, DuckDB, polars, pyarrow and pandas all
+    read integers (measured; `migrate_lake.py` moves a padded lake).
+    """
+    partition = f"year={day.year}/month={day.month}/day={day.day}"
     return lake_root(root, dataset) / partition / f"{lake_name(dataset)}-{day.isoformat()}.parquet"
 
 

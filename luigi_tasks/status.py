@@ -31,7 +31,7 @@ class DayStatus:
         if self.route:
             text += f"  via {self.route}"
         if self.problem:
-            text += f"  {self.problem}"
+            text += f" {self.problem}"
         return text.rstrip()
 
 
@@ -51,7 +51,7 @@ def day_status(root: Path, dataset: str, day: date, is_session: Callable[[date],
     for output in layout.stages(load):
         path = output.path(root, dataset, day)
         record = _record(output, root, dataset, day)
-        if not path.exists() or record is None:
+        if not path.exists() or record is None or (output.sealed and "sha256" not in record):
             missing = missing or output.stage  # the first one is where a rerun starts
             continue
         records[output.stage] = record

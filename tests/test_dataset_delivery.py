@@ -36,7 +36,7 @@ def none_or(cast, text):
 def test_real_file_lands_row_by_row(data_dir, nse_server, run_tasks, day):
     assert run_tasks(BhavcopyETL(date=day, datasets=["delivery"])).status == LuigiStatusCode.SUCCESS
     lake = pq.read_table(layout.lake_path(data_dir, "delivery", day))
-    assert "lake/cm_delivery/year=2025/month=06" in str(layout.lake_path(data_dir, "delivery", day))
+    assert "lake/cm_delivery/year=2025/month=6/" in str(layout.lake_path(data_dir, "delivery", day))
     records = source_records(day)
     assert lake.num_rows == len(records) > 2800
     assert pq.read_table(layout.rejects_path(data_dir, "delivery", day)).num_rows == 0

@@ -93,7 +93,7 @@ def test_lake_reads_back_with_hive_partitioning(data_dir, nse_server, run_tasks)
     june = lake.to_table(filter=(ds.field("year") == 2025) & (ds.field("month") == 6) & (ds.field("day") == 18))
     assert june.num_rows == 2993
     assert set(june["trade_date"].to_pylist()) == {UDIFF_DAY}
-    assert (data_dir / "lake/cm_bhavcopy/year=2025/month=06/day=18").is_dir()
+    assert (data_dir / "lake/cm_bhavcopy/year=2025/month=6/day=18").is_dir()
     # the same files read with pandas, hive partitions and all
     import pandas as pd
 
@@ -164,7 +164,7 @@ def test_stage_targets_are_written_atomically_no_temp_left(data_dir, nse_server,
 
 def test_stage_tasks_share_one_path_layout(data_dir):
     task = WriteParquet(date=UDIFF_DAY)
-    assert task.output().path == os.fspath(data_dir / "lake/cm_bhavcopy/year=2025/month=06/day=18/cm_bhavcopy-2025-06-18.parquet")
+    assert task.output().path == os.fspath(data_dir / "lake/cm_bhavcopy/year=2025/month=6/day=18/cm_bhavcopy-2025-06-18.parquet")
     assert DownloadBhavcopy(date=UDIFF_DAY).output().path == os.fspath(data_dir / "raw/cm/2025-06-18.zip")
     assert ParseBhavcopy(date=UDIFF_DAY).output().path.endswith("staging/cm/2025-06-18.parquet")
     assert NormalizeBhavcopy(date=UDIFF_DAY).output()["rejects"].path.endswith("rejects/cm/2025-06-18.parquet")

@@ -30,7 +30,7 @@ TARGETS = {
     "parse": r"/staging/cm/\d{4}-\d\d-\d\d\.parquet$",
     "rejects": r"/rejects/cm/\d{4}-\d\d-\d\d\.parquet$",
     "normalize": r"/normalized/cm/\d{4}-\d\d-\d\d\.parquet$",
-    "write": r"/lake/cm_bhavcopy/year=\d{4}/month=\d\d/day=\d\d/cm_bhavcopy-[\d-]+\.parquet$",
+    "write": r"/lake/cm_bhavcopy/year=\d{4}/month=\d{1,2}/day=\d{1,2}/cm_bhavcopy-[\d-]+\.parquet$",
 }
 
 
