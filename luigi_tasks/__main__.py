@@ -35,8 +35,11 @@ def _dates_on_disk(root, datasets) -> list[date]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m luigi_tasks")
     commands = parser.add_subparsers(dest="command", required=True)
-    _range_arguments(commands.add_parser("status", help="what exists for each date (closed, done, missing, corrupt)"),
-                     required=True)
+    status = commands.add_parser("status", help="what exists for each date (closed, done, missing, corrupt)")
+    _range_arguments(status, required=True)
+    status.add_argument("--by", choices=["month", "year"], help="one line per month or year and dataset; runs of complete ones share a line")
+    status.add_argument("--json", action="store_true", help="the same facts as JSON, for monitoring")
+    status.add_argument("--html", metavar="FILE", help="also write a coverage page (heat-map per dataset) to FILE")
     _range_arguments(commands.add_parser("verify", help="re-read every file against its seal; exit 1 if any is corrupt"),
                      required=False)
     _range_arguments(commands.add_parser("adopt", help="seal the files of days written before seals existed"),
@@ -62,14 +65,31 @@ def main(argv=None) -> int:
         args.start = args.start or on_disk[0]
         args.stop = args.stop or on_disk[-1] + timedelta(days=1)
     if args.command == "status":
-        from .status import report
-    elif args.command == "verify":
+        return _status(root, datasets, args, is_session, load)
+    if args.command == "verify":
         from .verify import report
     else:
         from .verify import adopt_range as report
     lines, ok = report(root, datasets, args.start, args.stop, is_session, load)
     print("\n".join(lines))
     return 0 if ok else 1
+
+
+def _status(root, datasets, args, is_session, load) -> int:
+    from . import coverage, status
+
+    statuses = status.day_statuses(root, datasets, args.start, args.stop, is_session, load)
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as handle:
+            handle.write(coverage.page(statuses, coverage.title_for(args.start, args.stop)))
+    if args.json:
+        print(coverage.as_json(statuses, args.by))
+    elif args.by:
+        print("\n".join([p.line() for p in coverage.merged(coverage.periods(statuses, args.by))]
+                        + [status.summary(statuses, args.start, args.stop)]))
+    else:
+        print("\n".join([s.line() for s in statuses] + [status.summary(statuses, args.start, args.stop)]))
+    return 0 if status.all_done(statuses) else 1
 
 
 def _migrate_lake(root, datasets) -> int:

@@ -72,21 +72,32 @@ def _route(root: Path, dataset: str, day: date) -> str | None:
         return None
 
 
+def day_statuses(root: Path, datasets: list[str], start: date, stop: date, is_session: Callable[[date], bool],
+                 load: bool) -> list[DayStatus]:
+    """Every date and dataset in [start, stop), in date order."""
+    statuses, day = [], start
+    while day < stop:
+        statuses += [day_status(root, dataset, day, is_session, load) for dataset in datasets]
+        day += timedelta(days=1)
+    return statuses
+
+
+def all_done(statuses: list[DayStatus]) -> bool:
+    return all(status.state in ("done", "closed") for status in statuses)
+
+
+def summary(statuses: list[DayStatus], start: date, stop: date) -> str:
+    counts = {state: 0 for state in ("done", "missing", "corrupt", "closed")}
+    for status in statuses:
+        counts[status.state] += 1
+    sessions = counts["done"] + counts["missing"] + counts["corrupt"]
+    corrupt = f", {counts['corrupt']} corrupt" if counts["corrupt"] else ""
+    return (f"summary: {sessions} session-days in [{start.isoformat()}, {stop.isoformat()}): "
+            f"{counts['done']} done, {counts['missing']} missing{corrupt}; {counts['closed']} closed")
+
+
 def report(root: Path, datasets: list[str], start: date, stop: date, is_session: Callable[[date], bool],
            load: bool) -> tuple[list[str], bool]:
     """One line per date and dataset in [start, stop), then a summary; True when every session is done."""
-    lines, counts = [], {"done": 0, "missing": 0, "corrupt": 0, "closed": 0}
-    day = start
-    while day < stop:
-        for dataset in datasets:
-            status = day_status(root, dataset, day, is_session, load)
-            counts[status.state] += 1
-            lines.append(status.line())
-        day += timedelta(days=1)
-    sessions = counts["done"] + counts["missing"] + counts["corrupt"]
-    corrupt = f", {counts['corrupt']} corrupt" if counts["corrupt"] else ""
-    lines.append(
-        f"summary: {sessions} session-days in [{start.isoformat()}, {stop.isoformat()}): "
-        f"{counts['done']} done, {counts['missing']} missing{corrupt}; {counts['closed']} closed"
-    )
-    return lines, counts["done"] == sessions
+    statuses = day_statuses(root, datasets, start, stop, is_session, load)
+    return [status.line() for status in statuses] + [summary(statuses, start, stop)], all_done(statuses)
