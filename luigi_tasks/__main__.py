@@ -9,7 +9,7 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m luigi_tasks")
     commands = parser.add_subparsers(dest="command", required=True)
-    status = commands.add_parser("status", help="what exists for each date (closed, done, missing)")
+    status = commands.add_parser("status", help="what exists for each date (done, missing, closed, late, unknown, not-due)")
     status.add_argument("--start", type=date.fromisoformat, required=True, help="first date, YYYY-MM-DD")
     status.add_argument("--stop", type=date.fromisoformat, required=True,
                         help="end date, exclusive as in RangeDaily")
@@ -21,12 +21,12 @@ def main(argv=None) -> int:
 
     from .config import storage
     from .status import report
-    from .tasks import BhavcopyETL, is_session
+    from .tasks import BhavcopyETL, need
 
     etl = BhavcopyETL(date=args.start)  # luigi.cfg's [BhavcopyETL] decides what "done" means
     load = etl.load_to_clickhouse if args.load_to_clickhouse is None else args.load_to_clickhouse == "true"
     lines, all_done = report(storage().root, args.dataset or list(etl.datasets), args.start, args.stop,
-                             is_session, load)
+                             need, load)
     print("\n".join(lines))
     return 0 if all_done else 1
 
