@@ -58,7 +58,7 @@ def _closed_reason(root: Path, dataset: str, day: date) -> str | None:
 
 
 def day_status(root: Path, dataset: str, day: date, need: Callable[[str, date], Need], load: bool) -> DayStatus:
-    """A day's state from its targets and what it needs now (availability.need); never asks NSE."""
+    """A day's state from its targets and what it needs now (availability.need); never asks NSE for a file."""
     needed = need(dataset, day)
     if needed is Need.CLOSED:
         return DayStatus(day, dataset, "closed")
