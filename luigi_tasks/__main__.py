@@ -35,7 +35,7 @@ def _dates_on_disk(root, datasets) -> list[date]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m luigi_tasks")
     commands = parser.add_subparsers(dest="command", required=True)
-    status = commands.add_parser("status", help="what exists for each date (closed, done, missing, corrupt)")
+    status = commands.add_parser("status", help="what exists for each date (done, missing, corrupt, closed, late, unknown, not-due)")
     _range_arguments(status, required=True)
     status.add_argument("--by", choices=["month", "year"], help="one line per month or year and dataset; runs of complete ones share a line")
     status.add_argument("--json", action="store_true", help="the same facts as JSON, for monitoring")
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from .config import storage
-    from .tasks import BhavcopyETL, is_session
+    from .tasks import BhavcopyETL, is_session, need
 
     root = storage().root
     if args.command == "migrate-lake":
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
         args.start = args.start or on_disk[0]
         args.stop = args.stop or on_disk[-1] + timedelta(days=1)
     if args.command == "status":
-        return _status(root, datasets, args, is_session, load)
+        return _status(root, datasets, args, need, load)
     if args.command == "verify":
         from .verify import report
     else:
@@ -75,10 +75,10 @@ def main(argv=None) -> int:
     return 0 if ok else 1
 
 
-def _status(root, datasets, args, is_session, load) -> int:
+def _status(root, datasets, args, need, load) -> int:
     from . import coverage, status
 
-    statuses = status.day_statuses(root, datasets, args.start, args.stop, is_session, load)
+    statuses = status.day_statuses(root, datasets, args.start, args.stop, need, load)
     if args.html:
         with open(args.html, "w", encoding="utf-8") as handle:
             handle.write(coverage.page(statuses, coverage.title_for(args.start, args.stop)))

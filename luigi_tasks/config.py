@@ -109,7 +109,7 @@ class clickhouse(EnvConfig):
 
 
 class calendar(luigi.Config):
-    """Corrections to the NSE trading calendar before a release carries them (trading_calendar.py).
+    """The NSE trading calendar's corrections and timing (trading_calendar.py, availability.py).
 
     The name must be `calendar` for Luigi to read the `[calendar]` section; it shadows the stdlib
     module only for code that imports it by that name. Lists are JSON in luigi.cfg:
@@ -124,6 +124,18 @@ class calendar(luigi.Config):
     )
     publish_hour_ist = luigi.IntParameter(
         default=19, description="Hour (IST, 0-23) from which today's bhavcopy is due; NSE posts around 19:00"
+    )
+    holiday_list = luigi.BoolParameter(
+        default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
+        description="Ask NSE's /api/holiday-master (cached a day under DATA_DIR/calendar) for years XBOM lacks",
+    )
+    grace_hours = luigi.FloatParameter(
+        default=15.0, description="Hours after publish_hour_ist a missing file is 'late' (exit missing_data, "
+                                  "no e-mail) rather than a failure; 15 = until 10:00 IST the next morning",
+    )
+    settle_days = luigi.FloatParameter(
+        default=7.0, description="Days after publish_hour_ist a guessed session's missing file stays 'unknown' "
+                                 "(asked again each run); later it is recorded as closed under DATA_DIR/closed",
     )
 
 

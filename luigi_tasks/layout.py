@@ -167,3 +167,13 @@ def complete_dates(root: Path, dataset: str, load: bool) -> set[date]:
             found = dates_in(sample.parent, sample.name[len("2000-01-01"):], sealed=output.sealed)
         done = found if done is None else done & found
     return done
+
+
+def closed_path(root: Path, dataset: str, day: date) -> Path:
+    """A recorded closure: NSE served nothing for a day the calendar only guessed was a session."""
+    return _dated(root, "closed", dataset, day, ".json")
+
+
+def holiday_list_path(root: Path) -> Path:
+    """NSE's holiday list as last fetched (nse_holidays.py)."""
+    return root / "calendar" / "holiday-master.json"

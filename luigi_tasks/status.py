@@ -1,6 +1,8 @@
 """What exists for each date, read from the targets alone: the operator's first question.
 
-The same paths Luigi checks (layout.py), so "done" here means "complete" to Luigi as well.
+The same paths Luigi checks (layout.py), so "done" here means "complete" to Luigi as well. Only
+names, sizes and the small seal records are read, never a data file whole, so a range of years
+stays cheap; `verify` is the command that re-reads every byte.
 """
 import json
 from dataclasses import dataclass
@@ -9,17 +11,20 @@ from pathlib import Path
 from typing import Callable
 
 from . import layout
+from .availability import Need
 
+STATES = ("done", "missing", "corrupt", "closed", "late", "unknown", "not-due")
 
 
 @dataclass
 class DayStatus:
     day: date
     dataset: str
-    state: str  # closed, done, missing or corrupt
+    state: str  # one of STATES
     missing_stage: str | None = None
     rows: int | None = None
     route: str | None = None
+    reason: str | None = None  # why a day is closed by a record, late or unknown
     problem: str | None = None  # for corrupt: which file, what is wrong, what to delete
 
     def line(self) -> str:
@@ -30,6 +35,8 @@ class DayStatus:
             text += f" {self.rows:>7,} rows"
         if self.route:
             text += f"  via {self.route}"
+        if self.reason:
+            text += f"  ({self.reason})"
         if self.problem:
             text += f" {self.problem}"
         return text.rstrip()
@@ -43,10 +50,24 @@ def _record(output: layout.Output, root: Path, dataset: str, day: date) -> dict 
     return record if isinstance(record, dict) else None
 
 
-def day_status(root: Path, dataset: str, day: date, is_session: Callable[[date], bool], load: bool) -> DayStatus:
-    """From names, sizes and seals alone (no file is read whole): cheap enough for years of days."""
-    if not is_session(day):
-        return DayStatus(day, dataset, "closed")
+def _route(root: Path, dataset: str, day: date) -> str | None:
+    """The route of a raw file still being redone: its sidecar may lack a seal, not the route."""
+    try:
+        return json.loads(layout.raw_sidecar_path(root, dataset, day).read_text()).get("route")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _closed_reason(root: Path, dataset: str, day: date) -> str | None:
+    try:
+        record = json.loads(layout.closed_path(root, dataset, day).read_text())
+    except (OSError, ValueError):
+        return None
+    return f"recorded {record.get('recorded_at')}: {record.get('reason')}"
+
+
+def _targets(root: Path, dataset: str, day: date, load: bool) -> DayStatus:
+    """done, corrupt (a file whose size is not its seal's) or missing from the first stage to redo."""
     missing, records = None, {}
     for output in layout.stages(load):
         path = output.path(root, dataset, day)
@@ -64,40 +85,55 @@ def day_status(root: Path, dataset: str, day: date, is_session: Callable[[date],
     return DayStatus(day, dataset, "missing" if missing else "done", missing, rows, route)
 
 
-def _route(root: Path, dataset: str, day: date) -> str | None:
-    """The route of a raw file still being redone: its sidecar may lack a seal, not the route."""
-    try:
-        return json.loads(layout.raw_sidecar_path(root, dataset, day).read_text()).get("route")
-    except (OSError, ValueError, AttributeError):
-        return None
+def day_status(root: Path, dataset: str, day: date, need: Callable[[str, date], Need], load: bool) -> DayStatus:
+    """A day's state from its targets and what it needs now (availability.need); never asks NSE for a file."""
+    needed = need(dataset, day)
+    if needed is Need.CLOSED:
+        return DayStatus(day, dataset, "closed")
+    if needed is Need.BEFORE_FIRST_DAY:
+        return DayStatus(day, dataset, "closed", reason=f"before NSE's first {dataset} file")
+    status = _targets(root, dataset, day, load)
+    if status.state != "missing" or status.missing_stage != layout.STAGES[0].stage:
+        return status
+    if needed is Need.NOT_DUE:
+        return DayStatus(day, dataset, "not-due", reason="file not due yet")
+    if needed is Need.CLOSED_IF_MISSING and (reason := _closed_reason(root, dataset, day)):
+        return DayStatus(day, dataset, "closed", reason=reason)
+    if needed is Need.LATE_IF_MISSING:
+        return DayStatus(day, dataset, "late", reason="due, not yet published; within [calendar] grace_hours")
+    if needed in (Need.UNKNOWN_IF_MISSING, Need.CLOSED_IF_MISSING):
+        return DayStatus(day, dataset, "unknown", reason="the calendar only guesses a session; no file yet")
+    return status
 
 
-def day_statuses(root: Path, datasets: list[str], start: date, stop: date, is_session: Callable[[date], bool],
+def day_statuses(root: Path, datasets: list[str], start: date, stop: date, need: Callable[[str, date], Need],
                  load: bool) -> list[DayStatus]:
     """Every date and dataset in [start, stop), in date order."""
     statuses, day = [], start
     while day < stop:
-        statuses += [day_status(root, dataset, day, is_session, load) for dataset in datasets]
+        statuses += [day_status(root, dataset, day, need, load) for dataset in datasets]
         day += timedelta(days=1)
     return statuses
 
 
 def all_done(statuses: list[DayStatus]) -> bool:
-    return all(status.state in ("done", "closed") for status in statuses)
+    """Nothing missing or corrupt. Late, unknown and not-due days are not missing: NSE may still publish them."""
+    return not any(status.state in ("missing", "corrupt") for status in statuses)
 
 
 def summary(statuses: list[DayStatus], start: date, stop: date) -> str:
-    counts = {state: 0 for state in ("done", "missing", "corrupt", "closed")}
+    counts = dict.fromkeys(STATES, 0)
     for status in statuses:
         counts[status.state] += 1
     sessions = counts["done"] + counts["missing"] + counts["corrupt"]
     corrupt = f", {counts['corrupt']} corrupt" if counts["corrupt"] else ""
+    others = "".join(f", {counts[name]} {name}" for name in ("late", "unknown", "not-due") if counts[name])
     return (f"summary: {sessions} session-days in [{start.isoformat()}, {stop.isoformat()}): "
-            f"{counts['done']} done, {counts['missing']} missing{corrupt}; {counts['closed']} closed")
+            f"{counts['done']} done, {counts['missing']} missing{corrupt}; {counts['closed']} closed{others}")
 
 
-def report(root: Path, datasets: list[str], start: date, stop: date, is_session: Callable[[date], bool],
+def report(root: Path, datasets: list[str], start: date, stop: date, need: Callable[[str, date], Need],
            load: bool) -> tuple[list[str], bool]:
-    """One line per date and dataset in [start, stop), then a summary; True when every session is done."""
-    statuses = day_statuses(root, datasets, start, stop, is_session, load)
+    """One line per date and dataset in [start, stop), then a summary; True when nothing is missing."""
+    statuses = day_statuses(root, datasets, start, stop, need, load)
     return [status.line() for status in statuses] + [summary(statuses, start, stop)], all_done(statuses)

@@ -12,30 +12,27 @@ from datetime import date, datetime, timezone
 
 import luigi
 
-from . import lake, layout, rawfile, source, trading_calendar, warehouse
-from .errors import BhavcopyError
+from . import availability, lake, layout, nse_holidays, rawfile, source, trading_calendar, warehouse
 from .config import calendar, clickhouse, nse, retries, storage
 from .datasets import DATASETS
+from .errors import BhavcopyError, NoFileError
 from .targets import AtomicLocalTarget, SealedTarget
 
 logger = logging.getLogger("luigi-interface")
 
 
-def _calendar_overrides() -> dict:
-    settings = calendar()
-    return {"extra_sessions": settings.extra_sessions, "extra_closures": settings.extra_closures}
+NOW_ENV = "NSE_ETL_NOW"  # tests only: an ISO datetime the run takes as "now"
 
 
-def is_session(day: date) -> bool:
-    """NSE's calendar with the `[calendar]` overrides from luigi.cfg."""
-    return trading_calendar.is_session(day, **_calendar_overrides())
-
-
-def default_trade_date() -> date:
-    """The latest session whose file is due now (NSE publishes around 19:00 IST)."""
-    return trading_calendar.previous_business_day(
-        datetime.now(timezone.utc), publish_hour_ist=calendar().publish_hour_ist, **_calendar_overrides()
-    )
+def now() -> datetime:
+    """The time a run decides by: the clock, or NSE_ETL_NOW (an aware ISO datetime) in tests."""
+    injected = os.environ.get(NOW_ENV)
+    if not injected:
+        return datetime.now(timezone.utc)
+    moment = datetime.fromisoformat(injected)
+    if moment.tzinfo is None:
+        raise ValueError(f"{NOW_ENV}={injected!r} needs a UTC offset, e.g. 2026-12-02T18:00+05:30")
+    return moment
 
 
 @functools.lru_cache(maxsize=4)
@@ -47,6 +44,102 @@ def _session(user_agent: str, referer: str, retries: int, backoff: float):
 def _web_site(web_url: str, min_interval: float):
     """One per process: its cookies and pacing are shared by every date fetched in the run."""
     return source.WebSite(web_url, min_interval)
+
+
+def _nse_session():
+    settings = nse()
+    return _session(settings.user_agent, settings.referer, settings.http_retries, settings.backoff_factor)
+
+
+@functools.lru_cache(maxsize=4)
+def _holiday_list(root, web_url: str, min_interval: float):
+    """NSE's holiday list, once per process (nse_holidays.load: cached a day under DATA_DIR)."""
+    settings = nse()
+    site = _web_site(web_url, min_interval)
+    return nse_holidays.load(
+        layout.holiday_list_path(root),
+        lambda: nse_holidays.fetch(_nse_session(), site, (settings.connect_timeout, settings.read_timeout)),
+        now(),
+    )
+
+
+def _calendar_kwargs(day: date) -> dict:
+    """The `[calendar]` corrections, and NSE's holiday list when it may know the day."""
+    settings = calendar()
+    kwargs = {"extra_sessions": settings.extra_sessions, "extra_closures": settings.extra_closures}
+    today = now().astimezone(trading_calendar.IST).date()
+    if settings.holiday_list and nse_holidays.may_cover(day, today, trading_calendar.calendar_bounds()[1]):
+        kwargs["holidays"] = _holiday_list(storage().root, nse().web_url, nse().api_min_interval)
+    return kwargs
+
+
+def day_info(day: date) -> trading_calendar.DayInfo:
+    """NSE's calendar for `day` with luigi.cfg's `[calendar]`: session or not, known or guessed."""
+    return trading_calendar.day_info(day, **_calendar_kwargs(day))
+
+
+def is_session(day: date) -> bool:
+    """NSE's calendar with the `[calendar]` overrides from luigi.cfg."""
+    return day_info(day).session
+
+
+def timing() -> availability.Timing:
+    settings = calendar()
+    return availability.Timing(settings.publish_hour_ist, settings.grace_hours, settings.settle_days)
+
+
+def need(dataset: str, day: date) -> availability.Need:
+    """What `dataset`'s file for `day` needs now (availability.need with luigi.cfg's settings)."""
+    return availability.need(dataset, day, day_info(day), now(), timing())
+
+
+def default_trade_date() -> date:
+    """The latest session whose file is due now (NSE publishes around 19:00 IST)."""
+    moment = now()
+    return trading_calendar.previous_business_day(
+        moment, publish_hour_ist=calendar().publish_hour_ist,
+        **_calendar_kwargs(moment.astimezone(trading_calendar.IST).date()),
+    )
+
+
+def _fetch(dataset: str, day: date) -> source.Fetched:
+    settings = nse()
+    return source.fetch(
+        _nse_session(),
+        settings.base_url,
+        DATASETS[dataset].routes_for(day),
+        day,
+        (settings.connect_timeout, settings.read_timeout),
+        settings.max_bytes,
+        site=_web_site(settings.web_url, settings.api_min_interval),
+    )
+
+
+# (dataset, day) -> what NSE answered when asked at scheduling time, kept for this process only.
+_PROBES: dict[tuple[str, date], "source.Fetched | NoFileError"] = {}
+
+
+def probe(dataset: str, day: date) -> "source.Fetched | NoFileError":
+    """Ask NSE once per process whether the day's file exists; the body is kept for the download."""
+    key = (dataset, day)
+    if key not in _PROBES:
+        try:
+            _PROBES[key] = _fetch(dataset, day)
+        except NoFileError as error:
+            _PROBES[key] = error
+    return _PROBES[key]
+
+
+def fetch_day(dataset: str, day: date) -> source.Fetched:
+    """The day's file: the body a probe already fetched, else a fetch; a missing file says what it means."""
+    probed = _PROBES.pop((dataset, day), None)
+    if isinstance(probed, source.Fetched):
+        return probed
+    try:
+        return _fetch(dataset, day)
+    except NoFileError as error:
+        error.add_note(availability.explain(need(dataset, day), day, day_info(day), timing()))
+        raise
 
 
 class DayTask(luigi.Task):
@@ -142,15 +235,7 @@ class DownloadBhavcopy(DayTask):
         settings = nse()
         max_bytes = settings.max_bytes
         self.report(f"Downloading {self.dataset} {self.date}", 0)
-        fetched = source.fetch(
-            _session(settings.user_agent, settings.referer, settings.http_retries, settings.backoff_factor),
-            settings.base_url,
-            self.spec.routes_for(self.date),
-            self.date,
-            (settings.connect_timeout, settings.read_timeout),
-            max_bytes,
-            site=_web_site(settings.web_url, settings.api_min_interval),
-        )
+        fetched = fetch_day(self.dataset, self.date)
         # A zip is checked as NSE's zip; only the reports API may answer with the CSV itself.
         served_zip = rawfile.is_zip(fetched.body)
         csv_served = fetched.from_api and not served_zip
@@ -310,12 +395,77 @@ class LoadClickHouse(DayTask):
         self.report(f"Loaded {loaded:,} rows into {settings.database}.{table}", 100)
 
 
-class BhavcopyETL(luigi.WrapperTask):
-    """Everything for one trading day: `luigi --module luigi_tasks BhavcopyETL --date 2025-06-18`."""
+class NSEPublished(luigi.ExternalTask):
+    """NSE has published the day's file, by one probe per process (tasks.probe).
 
-    date = luigi.DateParameter(
-        default=default_trade_date(), description="Trade date, YYYY-MM-DD; default: the latest session due"
-    )
+    Required only for a day inside its grace window whose raw file is absent: incomplete, it is
+    Luigi's "missing data" (exit code `[retcode] missing_data`, no error e-mail), so a file NSE
+    posts late is never a failure. DownloadBhavcopy then uses the body the probe fetched.
+    """
+
+    date = luigi.DateParameter(description="Trade date, YYYY-MM-DD")
+    dataset = luigi.ChoiceParameter(choices=list(DATASETS), default="cm", description="Which NSE file")
+
+    def complete(self):
+        return not isinstance(probe(self.dataset, self.date), NoFileError)
+
+
+class RecordClosed(luigi.Task):
+    """Record that NSE served nothing, long after it was due, for a day the calendar only guessed.
+
+    The record (layout.closed_path) says why, which routes answered what, and when; while it
+    exists the day is complete and costs no request. Delete it to ask NSE again.
+    """
+
+    date = luigi.DateParameter(description="Trade date, YYYY-MM-DD")
+    dataset = luigi.ChoiceParameter(choices=list(DATASETS), default="cm", description="Which NSE file")
+
+    def output(self):
+        return AtomicLocalTarget(str(layout.closed_path(storage().root, self.dataset, self.date)))
+
+    def run(self):
+        answer = probe(self.dataset, self.date)
+        if not isinstance(answer, NoFileError):
+            raise RuntimeError(f"{self.date} {self.dataset}: NSE served a file; it is not a closure")
+        record = availability.closed_record(self.dataset, self.date, day_info(self.date), answer.attempts, now())
+        self.output().write_json(record)
+        logger.warning("%s %s: %s", self.dataset, self.date,
+                       availability.explain(availability.Need.CLOSED_IF_MISSING, self.date, day_info(self.date),
+                                            timing()))
+
+
+class LatestDueDate(luigi.DateParameter):
+    """A date parameter whose default, the latest session due, is worked out when a task is made.
+
+    Not at import: the answer moves with the clock, and it may cost a request for NSE's list.
+    """
+
+    def _value_iterator(self, task_name, param_name):
+        yield from super()._value_iterator(task_name, param_name)
+        yield default_trade_date(), None
+
+
+def _unknown_once(dataset: str, day: date) -> None:
+    """Log an unknown day once per process (requires() is asked more than once)."""
+    if (dataset, day) not in _UNKNOWN_LOGGED:
+        _UNKNOWN_LOGGED.add((dataset, day))
+        logger.warning("%s %s: no file at any route; %s", dataset, day,
+                       availability.explain(availability.Need.UNKNOWN_IF_MISSING, day, day_info(day), timing()))
+
+
+_UNKNOWN_LOGGED: set[tuple[str, date]] = set()
+
+
+class BhavcopyETL(luigi.WrapperTask):
+    """Everything for one trading day: `luigi --module luigi_tasks BhavcopyETL --date 2025-06-18`.
+
+    What each dataset needs comes from availability.need: nothing on a closed day, before the
+    dataset's first file or before the file is due; the stage chain once the file is (or may be)
+    there; for a day inside its grace window whose file NSE has not served, NSEPublished (late, exit
+    missing_data); for a guessed session NSE has no file for, nothing (unknown) or RecordClosed.
+    """
+
+    date = LatestDueDate(description="Trade date, YYYY-MM-DD; default: the latest session due")
     load_to_clickhouse = luigi.BoolParameter(
         default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
         description="Also load the day into ClickHouse (--load-to-clickhouse false for the lake alone)",
@@ -332,22 +482,45 @@ class BhavcopyETL(luigi.WrapperTask):
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
-        """RangeDaily's question for many dates, answered with one listing of the final stage.
+        """RangeDaily's question for many dates, answered with one listing of each stage folder.
 
+        Agrees with complete(): a day needing nothing, or recorded closed, is done without a
+        request; only a guessed session that is recent and has no raw file is probed.
         `cls` may be a functools.partial carrying RangeDaily's --of-params, hence `cls(date=...)`.
         """
         days = list(parameter_tuples)
         if not days:
             return []
-        probe = cls(date=days[0])
+        probe_task = cls(date=days[0])
         root = storage().root
-        done = set.intersection(*(layout.complete_dates(root, name, probe.load_to_clickhouse)
-                                  for name in probe.datasets))
-        return [day for day in days if day in done or not is_session(day)]
+        done = {name: layout.complete_dates(root, name, probe_task.load_to_clickhouse) for name in probe_task.datasets}
+        return [day for day in days
+                if all(day in done[name] or not _day_requires(name, day, root) for name in probe_task.datasets)]
 
     def requires(self):
-        """Nothing on a day NSE is closed: such a day is complete and costs no request."""
-        if not is_session(self.date):
-            return []
         final = LoadClickHouse if self.load_to_clickhouse else WriteParquet
-        return [final(date=self.date, dataset=name) for name in self.datasets]
+        root = storage().root
+        tasks = []
+        for name in self.datasets:
+            needed = _day_requires(name, self.date, root)
+            tasks += [final(date=self.date, dataset=name)] if needed is True else needed
+        return tasks
+
+
+def _day_requires(dataset: str, day: date, root) -> "list | bool":
+    """What one dataset's day requires: True for the stage chain, else a list of tasks (maybe empty)."""
+    needed = need(dataset, day)
+    if needed.needs_nothing:
+        return []
+    if needed is availability.Need.FETCH or layout.raw_path(root, dataset, day).exists():
+        return True
+    if needed is availability.Need.CLOSED_IF_MISSING and layout.closed_path(root, dataset, day).exists():
+        return []
+    if not isinstance(probe(dataset, day), NoFileError):
+        return True
+    if needed is availability.Need.LATE_IF_MISSING:
+        return [NSEPublished(date=day, dataset=dataset)]
+    if needed is availability.Need.CLOSED_IF_MISSING:
+        return [RecordClosed(date=day, dataset=dataset)]
+    _unknown_once(dataset, day)
+    return []

@@ -48,6 +48,9 @@ def fresh_tasks():
     Register.clear_instance_cache()
     tasks._session.cache_clear()
     tasks._web_site.cache_clear()
+    tasks._holiday_list.cache_clear()
+    tasks._PROBES.clear()
+    tasks._UNKNOWN_LOGGED.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,8 @@ wrong route in `luigi_tasks` fails the tests instead of agreeing with itself. Th
 reports API is emulated too: `GET /` sets a cookie, `/api/reports` refuses requests without it
 (403), and answers `?archives=[{"name":"CM - Bhavcopy(csv)",...}]&date=01-Dec-2022` with that
 day's legacy zip, or a JSON "no data". With `legacy_archive_gone`, the archive's legacy path
-answers 404 for every date, as users report NSE's does by 2026.
+answers 404 for every date, as users report NSE's does by 2026. `/api/holiday-master` (cookie
+required too) answers `holiday_master` (JSON bytes; None: 404), or 503 while `holiday_outage`.
 """
 import io
 import json
@@ -82,6 +83,8 @@ class NSEServer:
         self.full_requests: list[str] = []  # path with query, and whether a cookie came with it
         self.legacy_archive_gone = False
         self.sets_cookie = True
+        self.holiday_master: bytes | None = None
+        self.holiday_outage = False
         self.lock = threading.Lock()
         handler = self._handler()
         self.httpd = _QuietServer(("127.0.0.1", 0), handler)
@@ -142,6 +145,8 @@ class NSEServer:
                     return self._home()
                 if path == "/api/reports":
                     return self._reports(cookie)
+                if path == "/api/holiday-master":
+                    return self._holidays(cookie)
                 if server.legacy_archive_gone and path.startswith("/content/historical/"):
                     return self._send(404, NOT_FOUND_HTML, "text/html")
                 body = server.files.get(path)
@@ -167,6 +172,17 @@ class NSEServer:
                     return self._send(200, b'{"data":[],"message":"No data found"}', "application/json")
                 self._send(200, body, "application/zip",
                            {"Content-Disposition": f'attachment; filename="{name}"'})
+
+            def _holidays(self, cookie):
+                if not cookie:
+                    return self._send(403, b'{"error":"Resource not accessible"}', "application/json")
+                if parse_qs(urlsplit(self.path).query).get("type") != ["trading"]:
+                    return self._send(400, b'{"error":"bad request"}', "application/json")
+                if server.holiday_outage:
+                    return self._send(503, b"Service Unavailable", "text/plain")
+                if server.holiday_master is None:
+                    return self._send(404, NOT_FOUND_HTML, "text/html")
+                self._send(200, server.holiday_master, "application/json")
 
             def _answer_fault(self, path, fault):
                 if fault.delay:

@@ -58,15 +58,15 @@ def test_bulk_complete_answers_from_one_listing(data_dir, nse_server, run_tasks)
     assert done == [d for d in days if BhavcopyETL(date=d, load_to_clickhouse=False).complete()]
 
 
-def test_range_daily_settings_never_truncate_a_20_year_backfill():
+def test_range_daily_settings_never_truncate_a_backfill_from_1994():
     from luigi.configuration import LuigiConfigParser
 
     parser = LuigiConfigParser()
     parser.read(os.path.join(REPO, "luigi.cfg"))
     days_back = parser.getint("RangeDaily", "days_back")
     task_limit = parser.getint("RangeDaily", "task_limit")
-    assert days_back >= (date.today() - date(2005, 1, 1)).days
-    assert task_limit >= 21 * 366
+    assert days_back >= (date.today() - date(1994, 11, 3)).days  # NSE's first bhavcopy
+    assert task_limit >= (date.today() - date(1994, 11, 3)).days
 
 
 def luigi_retries_quickly(luigi_config, idle: str, status: int):
