@@ -18,6 +18,7 @@ from .source import Route, order_routes
 class Dataset:
     name: str  # cm, fo, delivery: the folder under raw/, staging/, ...
     table: str  # lake folder and default ClickHouse table
+    starts: date  # NSE's first day of this file: a backfill asks nothing before it
     zipped: bool  # NSE serves a zip with one CSV member, or the CSV itself
     routes: tuple[Route, ...]
     formats: tuple[CsvFormat, ...]
@@ -50,5 +51,7 @@ class Dataset:
         columns["source_format"] = pa.array([fmt] * staged.num_rows, pa.string())
         return formats.assemble(columns, self.schema, staged.num_rows)
 
-    def validate(self, canonical: pa.Table) -> quality.Checked:
-        return quality.validate(canonical, self.schema, self.rules, list(self.key), self.warnings)
+    def validate(self, canonical: pa.Table, day: date, file: str) -> quality.Checked:
+        """Good rows and rejects; a file whose rows are all rejected raises (quality.require_rows)."""
+        checked = quality.validate(canonical, self.schema, self.rules, list(self.key), self.warnings)
+        return quality.require_rows(checked, day, file)

@@ -21,7 +21,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .errors import BhavcopyError, NoFileError
-from .rawfile import is_zip
+from .rawfile import is_zip, looks_like_csv
 
 UDIFF_FROM = date(2024, 7, 8)
 NO_FILE_STATUSES = (403, 404)
@@ -119,9 +119,13 @@ def _read_body(response: requests.Response, day: date, url: str, max_bytes: int,
 
 
 def _is_html(response: requests.Response, body: bytes) -> bool:
-    content_type = response.headers.get("Content-Type", "").lower()
-    start = body[:256].lstrip().lower()
-    return "text/html" in content_type or start.startswith((b"<!doctype html", b"<html"))
+    """An HTML page in place of a file, decided by the bytes: a zip served as text/html is a zip."""
+    if is_zip(body):
+        return False
+    start = body[:2048].lstrip().lower()
+    if start.startswith((b"<!doctype html", b"<html")):
+        return True
+    return start.startswith(b"<") and (b"<html" in start or "text/html" in response.headers.get("Content-Type", "").lower())
 
 
 class WebSite:
@@ -176,14 +180,6 @@ def _is_json(response: requests.Response, body: bytes) -> bool:
     return "json" in content_type or body[:1] in (b"{", b"[")
 
 
-def _looks_like_csv(body: bytes) -> bool:
-    first = body[:4096].split(b"\n", 1)[0]
-    try:
-        return first.decode("utf-8-sig").count(",") >= 2
-    except UnicodeDecodeError:
-        return False
-
-
 def _api_get(session, site: WebSite, url: str, route: Route, day: date, timeout) -> requests.Response:
     site.prime(session, timeout)
     site.pace()
@@ -193,6 +189,38 @@ def _api_get(session, site: WebSite, url: str, route: Route, day: date, timeout)
         site.pace()
         response = _get(session, url, day, timeout, params=route.query(day), headers=site.headers())
     return response
+
+
+def _try_route(session, base_url: str, route: Route, day: date, timeout, max_bytes: int, total_seconds: float,
+               site: WebSite | None) -> Fetched | tuple[str, str]:
+    """The route's file, or (url, why there is none here); a 5xx, a redirect or a broken body raises."""
+    base = site.url if route.on_web else base_url.rstrip("/")
+    host = urlsplit(base).netloc
+    url = base + route.path(day)
+    response = _api_get(session, site, url, route, day, timeout) if route.on_web else _get(session, url, day, timeout)
+    shown = response.url if route.on_web else url
+    with response:
+        if response.is_redirect:
+            target = urlsplit(response.headers.get("Location", "")).netloc or host
+            if target != host:
+                raise BhavcopyError(day, shown, f"redirected to another host ({target}); only {host} is fetched")
+            raise BhavcopyError(day, shown, f"redirected (HTTP {response.status_code}) to {response.headers.get('Location')}")
+        if response.status_code in NO_FILE_STATUSES or (route.on_web and response.status_code == 401):
+            status = f"HTTP {response.status_code}"
+            if route.on_web:
+                status += f", refused by the reports API even with cookies from {site.url}/"
+            return shown, status
+        if response.status_code != 200:
+            raise BhavcopyError(day, shown, f"HTTP {response.status_code} after retries")
+        body = _read_body(response, day, shown, max_bytes, time.monotonic() + total_seconds)
+        if _is_html(response, body):
+            return shown, "HTTP 200 with an HTML page"
+        if route.on_web and _is_json(response, body):
+            return shown, f"HTTP 200 with a JSON answer: {body[:120].decode(errors='replace')}"
+        if route.on_web and not (is_zip(body) or looks_like_csv(body)):
+            raise BhavcopyError(day, shown, f"route {route.name} answered 200 with neither a zip nor a CSV "
+                                            f"({response.headers.get('Content-Type', 'no content type')})")
+        return Fetched(route.name, shown, route.member(day), body, route.on_web)
 
 
 def fetch(
@@ -205,39 +233,29 @@ def fetch(
     total_seconds: float = 300.0,
     site: WebSite | None = None,
 ) -> Fetched:
-    """Try each route for the day; return the first file served, or raise NoFileError."""
-    attempts = []
+    """Try each route for the day; return the first file served.
+
+    A route that fails (a 5xx after retries, a redirect, a dropped connection) does not stop the
+    others: around the 2024-07-08 switch one layout's route can fail while the other serves. When
+    none serves, the error names every route tried: a BhavcopyError led by the first failure if any
+    route failed, else a NoFileError (no file anywhere).
+    """
+    attempts, failures = [], []  # (url, what happened); the BhavcopyErrors among them
     for route in order_routes(routes, day):
         if route.on_web and site is None:
             continue
-        base = site.url if route.on_web else base_url.rstrip("/")
-        host = urlsplit(base).netloc
-        url = base + route.path(day)
-        response = _api_get(session, site, url, route, day, timeout) if route.on_web else _get(session, url, day, timeout)
-        shown = response.url if route.on_web else url
-        with response:
-            if response.is_redirect:
-                target = urlsplit(response.headers.get("Location", "")).netloc or host
-                if target != host:
-                    raise BhavcopyError(day, shown, f"redirected to another host ({target}); only {host} is fetched")
-                raise BhavcopyError(day, shown, f"redirected (HTTP {response.status_code}) to {response.headers.get('Location')}")
-            if response.status_code in NO_FILE_STATUSES or (route.on_web and response.status_code == 401):
-                status = f"HTTP {response.status_code}"
-                if route.on_web:
-                    status += f", refused by the reports API even with cookies from {site.url}/"
-                attempts.append((shown, status))
-                continue
-            if response.status_code != 200:
-                raise BhavcopyError(day, shown, f"HTTP {response.status_code} after retries")
-            body = _read_body(response, day, shown, max_bytes, time.monotonic() + total_seconds)
-            if _is_html(response, body):
-                attempts.append((shown, "HTTP 200 with an HTML page"))
-                continue
-            if route.on_web and _is_json(response, body):
-                attempts.append((shown, f"HTTP 200 with a JSON answer: {body[:120].decode(errors='replace')}"))
-                continue
-            if route.on_web and not (is_zip(body) or _looks_like_csv(body)):
-                raise BhavcopyError(day, shown, f"route {route.name} answered 200 with neither a zip nor a CSV "
-                                                f"({response.headers.get('Content-Type', 'no content type')})")
-            return Fetched(route.name, shown, route.member(day), body, route.on_web)
+        try:
+            result = _try_route(session, base_url, route, day, timeout, max_bytes, total_seconds, site)
+        except BhavcopyError as exc:
+            failures.append(exc)
+            attempts.append((exc.file, exc.problem))
+            continue
+        if isinstance(result, Fetched):
+            return result
+        attempts.append(result)
+    if failures:
+        first = failures[0]
+        others = [attempt for attempt in attempts if attempt != (first.file, first.problem)]
+        raise BhavcopyError(day, first.file, first.problem + "".join(f"; also tried {url} ({status})"
+                                                                      for url, status in others))
     raise NoFileError(day, attempts)

@@ -201,7 +201,7 @@ class NormalizeBhavcopy(DayTask):
     def run(self):
         self.forget_downstream()
         staged = lake.read_table(self.input().path)
-        checked = self.spec.validate(self.spec.to_canonical(staged))
+        checked = self.spec.validate(self.spec.to_canonical(staged), self.date, self.input().path)
         if checked.good.num_rows + checked.rejects.num_rows != staged.num_rows:
             raise RuntimeError(f"{self.date} {self.input().path}: rows lost in validation")
         outputs = self.output()

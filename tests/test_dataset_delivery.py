@@ -91,12 +91,12 @@ GOOD = "INFY, EQ, 18-Jun-2025, 100.00, 101.00, 102.00, 99.00, 100.50, 100.40, 10
      "delivery_qty above volume"),
     ("INFY, EQ, 18-Jun-2025, 100.00, 101.00, 102.00, 99.00, 100.50, 100.40, 100.70, 1000, 1.01, 50, 400, 140.00",
      "delivery_pct outside [0, 100]"),
-    ("INFY, EQ, 18-Jun-2025, 100.00, 101.00, 102.00, 99.00, 100.50, 100.40, 0, 1000, 1.01, 50, 400, 40.00",
-     "missing or non-positive avg_price"),
+    ("INFY, EQ, 18-Jun-2025, 100.00, 101.00, 102.00, 99.00, 100.50, 100.40, -100.70, 1000, 1.01, 50, 400, 40.00",
+     "negative avg_price"),
 ])
 def test_delivery_rules(row, reason):
     text = "\n".join([HEADER, row.replace("INFY", "TCS"), GOOD]) + "\n"
-    checked = DELIVERY.validate(DELIVERY.to_canonical(DELIVERY.parse(text.encode(), DAYS[0], "f.csv")))
+    checked = DELIVERY.validate(DELIVERY.to_canonical(DELIVERY.parse(text.encode(), DAYS[0], "f.csv")), DAYS[0], "f.csv")
     assert checked.good["symbol"].to_pylist() == ["INFY"]
     assert reason in checked.rejects["reason"][0].as_py()
 

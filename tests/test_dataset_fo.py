@@ -84,9 +84,12 @@ LEGACY_ROWS = [
 ]
 
 
+LEGACY_DAY = date(2022, 12, 1)
+
+
 def legacy_table(rows=LEGACY_ROWS):
     text = "\n".join([LEGACY_HEADER, *rows]) + "\n"
-    return FO.to_canonical(FO.parse(text.encode(), date(2022, 12, 1), "fo01DEC2022bhav.csv"))
+    return FO.to_canonical(FO.parse(text.encode(), LEGACY_DAY, "fo01DEC2022bhav.csv"))
 
 
 def test_legacy_layout_maps_names_and_units():
@@ -104,30 +107,30 @@ def test_legacy_layout_maps_names_and_units():
 
 
 def test_untraded_options_with_zero_prices_are_kept():
-    checked = FO.validate(legacy_table())
+    checked = FO.validate(legacy_table(), LEGACY_DAY, "f.csv")
     assert checked.rejects.num_rows == 0 and checked.good.num_rows == 3
 
 
 @pytest.mark.parametrize("row, reason", [
     ("OPTSTK,INFY,29-Dec-2022,1600,XX,20.5,22,18,19.25,19.25,412,2540.12,880800,31200,01-DEC-2022,",
-     "option without CE/PE and a positive strike"),
+     "option without an option type or a positive strike"),
     ("FUTSTK,INFY,29-Dec-2022,1600,CE,20.5,22,18,19.25,19.25,412,2540.12,880800,31200,01-DEC-2022,",
      "future with an option type or strike"),
     ("OPTSTK,INFY,29-Dec-2022,1600,CE,20.5,22,18,-1,19.25,412,2540.12,880800,31200,01-DEC-2022,",
-     "missing or negative close"),
+     "negative close"),
     ("OPTSTK,INFY,29-Dec-2022,1600,CE,20.5,17,18,17.5,19.25,412,2540.12,880800,31200,01-DEC-2022,",
      "high < low"),
     ("OPTSTK,INFY,29-Dec-2022,1600,CE,20.5,22,18,19.25,19.25,412,2540.12,-5,31200,01-DEC-2022,",
-     "missing or negative open_interest"),
+     "negative open_interest"),
 ])
 def test_fo_rules_reject_with_reason(row, reason):
-    checked = FO.validate(legacy_table(LEGACY_ROWS[:1] + [row]))
+    checked = FO.validate(legacy_table(LEGACY_ROWS[:1] + [row]), LEGACY_DAY, "f.csv")
     assert checked.good.num_rows == 1
     assert reason in checked.rejects["reason"][0].as_py()
 
 
 def test_repeated_contract_is_a_duplicate():
-    checked = FO.validate(legacy_table(LEGACY_ROWS + [LEGACY_ROWS[1]]))
+    checked = FO.validate(legacy_table(LEGACY_ROWS + [LEGACY_ROWS[1]]), LEGACY_DAY, "f.csv")
     assert checked.rejects["reason"].to_pylist() == ["duplicate row"]
 
 
@@ -139,6 +142,6 @@ def test_cm_file_is_not_an_fo_file():
 
 def test_traded_close_outside_range_is_counted_not_rejected():
     row = "OPTSTK,INFY,29-Dec-2022,1600,PE,20.5,22,18,25,19.25,412,2540.12,880800,31200,01-DEC-2022,"
-    checked = FO.validate(legacy_table(LEGACY_ROWS + [row]))
+    checked = FO.validate(legacy_table(LEGACY_ROWS + [row]), LEGACY_DAY, "f.csv")
     assert checked.good.num_rows == 4 and checked.warning_rows == 1
     assert isinstance(checked.good.schema.field("strike_price").type, pa.DataType)
