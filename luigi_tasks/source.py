@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable
+from typing import Callable, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
@@ -191,9 +191,15 @@ def _api_get(session, site: WebSite, url: str, route: Route, day: date, timeout)
     return response
 
 
+class Attempt(NamedTuple):
+    url: str
+    status: str  # what the route answered, e.g. "HTTP 404"
+    failed: bool = False  # a 5xx after retries or a redirect: an error, not "no file here"
+
+
 def _try_route(session, base_url: str, route: Route, day: date, timeout, max_bytes: int, total_seconds: float,
-               site: WebSite | None) -> Fetched | tuple[str, str]:
-    """The route's file, or (url, why there is none here); a 5xx, a redirect or a broken body raises."""
+               site: WebSite | None) -> Fetched | Attempt:
+    """The route's file, or why it gave none; a failed connection or a broken body raises."""
     base = site.url if route.on_web else base_url.rstrip("/")
     host = urlsplit(base).netloc
     url = base + route.path(day)
@@ -203,20 +209,20 @@ def _try_route(session, base_url: str, route: Route, day: date, timeout, max_byt
         if response.is_redirect:
             target = urlsplit(response.headers.get("Location", "")).netloc or host
             if target != host:
-                raise BhavcopyError(day, shown, f"redirected to another host ({target}); only {host} is fetched")
-            raise BhavcopyError(day, shown, f"redirected (HTTP {response.status_code}) to {response.headers.get('Location')}")
+                return Attempt(shown, f"redirected to another host ({target}); only {host} is fetched", True)
+            return Attempt(shown, f"redirected (HTTP {response.status_code}) to {response.headers.get('Location')}", True)
         if response.status_code in NO_FILE_STATUSES or (route.on_web and response.status_code == 401):
             status = f"HTTP {response.status_code}"
             if route.on_web:
                 status += f", refused by the reports API even with cookies from {site.url}/"
-            return shown, status
+            return Attempt(shown, status)
         if response.status_code != 200:
-            raise BhavcopyError(day, shown, f"HTTP {response.status_code} after retries")
+            return Attempt(shown, f"HTTP {response.status_code} after retries", True)
         body = _read_body(response, day, shown, max_bytes, time.monotonic() + total_seconds)
         if _is_html(response, body):
-            return shown, "HTTP 200 with an HTML page"
+            return Attempt(shown, "HTTP 200 with an HTML page")
         if route.on_web and _is_json(response, body):
-            return shown, f"HTTP 200 with a JSON answer: {body[:120].decode(errors='replace')}"
+            return Attempt(shown, f"HTTP 200 with a JSON answer: {body[:120].decode(errors='replace')}")
         if route.on_web and not (is_zip(body) or looks_like_csv(body)):
             raise BhavcopyError(day, shown, f"route {route.name} answered 200 with neither a zip nor a CSV "
                                             f"({response.headers.get('Content-Type', 'no content type')})")
@@ -235,27 +241,21 @@ def fetch(
 ) -> Fetched:
     """Try each route for the day; return the first file served.
 
-    A route that fails (a 5xx after retries, a redirect, a dropped connection) does not stop the
-    others: around the 2024-07-08 switch one layout's route can fail while the other serves. When
-    none serves, the error names every route tried: a BhavcopyError led by the first failure if any
-    route failed, else a NoFileError (no file anywhere).
+    A route answering a 5xx (after urllib3's retries) or a redirect does not stop the others: around
+    the 2024-07-08 switch one layout's route can fail while the other serves. A failed connection or
+    a broken body does stop: every route is on the same host. When no route serves, the error names
+    every route tried: a BhavcopyError led by the first failure if a route failed, else a NoFileError.
     """
-    attempts, failures = [], []  # (url, what happened); the BhavcopyErrors among them
+    attempts = []
     for route in order_routes(routes, day):
         if route.on_web and site is None:
             continue
-        try:
-            result = _try_route(session, base_url, route, day, timeout, max_bytes, total_seconds, site)
-        except BhavcopyError as exc:
-            failures.append(exc)
-            attempts.append((exc.file, exc.problem))
-            continue
+        result = _try_route(session, base_url, route, day, timeout, max_bytes, total_seconds, site)
         if isinstance(result, Fetched):
             return result
         attempts.append(result)
-    if failures:
-        first = failures[0]
-        others = [attempt for attempt in attempts if attempt != (first.file, first.problem)]
-        raise BhavcopyError(day, first.file, first.problem + "".join(f"; also tried {url} ({status})"
-                                                                      for url, status in others))
-    raise NoFileError(day, attempts)
+    failed = [attempt for attempt in attempts if attempt.failed]
+    if failed:
+        others = "".join(f"; also tried {a.url} ({a.status})" for a in attempts if a is not failed[0])
+        raise BhavcopyError(day, failed[0].url, failed[0].status + others)
+    raise NoFileError(day, [(attempt.url, attempt.status) for attempt in attempts])
