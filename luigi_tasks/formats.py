@@ -146,22 +146,22 @@ def peek(csv_bytes: bytes, formats: list[CsvFormat], day: date, file: str) -> st
 _BLANK_LINE = re.compile(rb"(?<=\n)[ \t\r]+(?=\n|$)")
 
 
-def _read(csv_bytes: bytes, fmt: CsvFormat, names: list[str], day: date, file: str) -> pa.Table:
-    """Every column as text: NSE pads values (`SGBJUN28 `, the delivery file's leading space), and
-    Arrow's number parsers do not skip spaces. Whitespace-only lines (one ends some files) are dropped."""
-    if _BLANK_LINE.search(csv_bytes):
-        csv_bytes = _BLANK_LINE.sub(b"", csv_bytes)
+def _read(csv_bytes: bytes, fmt: CsvFormat, names: list[str], day: date, file: str, as_text: bool) -> pa.Table:
+    """Read with the declared types, or every column `as_text` (for padded values: Arrow's number
+    parsers do not skip the spaces NSE writes, e.g. the delivery file's leading space)."""
     placeholders = [name or f"_unnamed_{i}" for i, name in enumerate(names)]
     real = [name for name in names if name]
+    types = {name: pa.string() if as_text or name in fmt.text_dates else fmt.types[name] for name in real}
     try:
         return pacsv.read_csv(
             io.BytesIO(csv_bytes),
             read_options=pacsv.ReadOptions(column_names=placeholders, skip_rows=1, encoding="utf8"),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in real},
+                column_types=types,
                 include_columns=real,
                 null_values=[""],
                 strings_can_be_null=True,
+                timestamp_parsers=["%Y-%m-%d"],
             ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
@@ -172,8 +172,10 @@ def _read(csv_bytes: bytes, fmt: CsvFormat, names: list[str], day: date, file: s
 
 
 def _typed(table: pa.Table, fmt: CsvFormat, day: date, file: str) -> pa.Table:
-    """Trim every value, read empty (and for the delivery file '-') as none, then apply the declared types."""
+    """Trim every text value, read empty (and for the delivery file '-') as none, then apply the declared types."""
     for index, name in enumerate(table.column_names):
+        if table.schema.field(name).type != pa.string():
+            continue  # already read as its declared type
         text = pc.utf8_trim_whitespace(table[name])
         empty = pc.equal(text, "")
         if fmt.dashes:
@@ -193,7 +195,14 @@ def _typed(table: pa.Table, fmt: CsvFormat, day: date, file: str) -> pa.Table:
 def parse(csv_bytes: bytes, formats: list[CsvFormat], day: date, file: str) -> pa.Table:
     """CSV bytes -> typed table in the source's own columns (text trimmed), every row dated `day`."""
     fmt, names, _ = _head(csv_bytes, formats, day, file)
-    table = _read(csv_bytes, fmt, names, day, file)
+    if b"\n " in csv_bytes or b"\n\t" in csv_bytes:  # a whitespace-only line ends some files; cheap test first
+        csv_bytes = _BLANK_LINE.sub(b"", csv_bytes)
+    try:
+        table = _read(csv_bytes, fmt, names, day, file, as_text=fmt.dashes)
+    except BhavcopyError:
+        if fmt.dashes:
+            raise
+        table = _read(csv_bytes, fmt, names, day, file, as_text=True)  # padded numbers; a bad one fails in _typed
     if table.num_rows == 0:
         raise BhavcopyError(day, file, "header only: the file has no data rows")
     table = _typed(table, fmt, day, file)

@@ -213,3 +213,9 @@ def test_a_legacy_fo_file_is_not_a_cm_file():
             "OPEN_INT,CHG_IN_OI,TIMESTAMP,\nFUTIDX,NIFTY,29-Dec-2022,0,XX,1,2,1,1.5,1.5,10,1,50,0,01-DEC-2022,\n")
     with pytest.raises(BhavcopyError, match="unknown header, not udiff or legacy"):
         CM.peek(text.encode(), LEGACY_DAY, "f.csv")
+
+
+def test_padded_numbers_are_read_as_their_values():
+    """Arrow's number parser refuses ' 257.6'; such a file is read as text, trimmed, then typed."""
+    padded = [", ".join(row.split(",")) for row in OLD_ROWS]
+    assert old_table("\n".join([OLD_HEADER] + padded) + "\n") == EXPECTED_OLD
