@@ -18,6 +18,7 @@ from .source import Route, order_routes
 class Dataset:
     name: str  # cm, fo, delivery: the folder under raw/, staging/, ...
     table: str  # lake folder and default ClickHouse table
+    starts: date  # NSE's first day of this file: a backfill asks nothing before it
     zipped: bool  # NSE serves a zip with one CSV member, or the CSV itself
     routes: tuple[Route, ...]
     formats: tuple[CsvFormat, ...]
@@ -50,10 +51,12 @@ class Dataset:
         columns["source_format"] = pa.array([fmt] * staged.num_rows, pa.string())
         return formats.assemble(columns, self.schema, staged.num_rows)
 
-    def validate(self, canonical: pa.Table) -> quality.Checked:
-        return quality.validate(canonical, self.schema, self.rules, list(self.key), self.warnings)
+    def validate(self, canonical: pa.Table, day: date, file: str) -> quality.Checked:
+        """Good rows and rejects; a file whose rows are all rejected raises (quality.require_rows)."""
+        checked = quality.validate(canonical, self.schema, self.rules, list(self.key), self.warnings)
+        return quality.require_rows(checked, day, file)
 
     def prove(self, csv_bytes: bytes, day: date, file: str) -> quality.Checked:
         """Every check a file meets on its way to the lake, in memory: what a redo runs before it
         replaces anything the lake was built from."""
-        return self.validate(self.to_canonical(self.parse(csv_bytes, day, file)))
+        return self.validate(self.to_canonical(self.parse(csv_bytes, day, file)), day, file)

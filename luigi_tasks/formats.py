@@ -6,6 +6,7 @@ numbers do not parse fails loudly instead of turning a column into strings.
 """
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -22,12 +23,13 @@ class CsvFormat:
 
     name: str  # stored as source_format
     types: dict  # every column it may have -> Arrow type, in NSE's order
-    signature: tuple  # columns whose presence says "this layout"
+    signature: tuple  # columns whose presence says "this layout" (and this dataset's family of files)
     date_column: str  # the trade date, which must equal the requested day
     optional: tuple = ()  # columns old files lack: added as nulls
-    text_dates: tuple = ()  # columns written like 01-DEC-2022, parsed with date_formats
+    text_dates: tuple = ()  # columns written like 01-DEC-2022 or 8-MAY-1995, parsed with date_formats
     date_formats: tuple = ("%d-%b-%Y", "%d-%b-%y")  # one day (2020-07-13) has a two-digit year
-    padded: bool = False  # values carry a leading space and '-' means "none" (the delivery file)
+    dashes: bool = False  # '-' means "none" (the delivery file's BE/BZ rows)
+    fixed: tuple = ()  # (column, value) pairs every row must carry, e.g. UDiFF ("Sgmt", "CM")
 
     @property
     def required(self) -> list[str]:
@@ -42,12 +44,17 @@ def _first_lines(csv_bytes: bytes, day: date, file: str, count: int) -> list[str
         raise BhavcopyError(day, file, f"header or first row is not UTF-8 text ({exc})") from None
 
 
+def _fields(line: str) -> list[str]:
+    """One CSV line's fields; quotes (some files quote every field, the header too) are removed."""
+    return next(csv.reader([line]), [])
+
+
 def detect_format(header: str, formats: list[CsvFormat], day: date, file: str) -> tuple[CsvFormat, list[str]]:
-    """Return (format, column names as written, with a '' placeholder for a trailing comma)."""
+    """Return (format, column names as written, without the trailing comma's empty name)."""
     if not header.strip():
         raise BhavcopyError(day, file, "empty file: no header line")
-    names = [name.strip() for name in header.split(",")]
-    real = names[:-1] if names[-1] == "" else names
+    names = [name.strip() for name in _fields(header)]
+    real = names[:-1] if names and names[-1] == "" else names
     fmt = next((f for f in formats if all(column in real for column in f.signature)), None)
     if fmt is None:
         known = " or ".join(f.name for f in formats)
@@ -60,11 +67,30 @@ def detect_format(header: str, formats: list[CsvFormat], day: date, file: str) -
         raise BhavcopyError(day, file, f"required column(s) {', '.join(missing)} missing from the {fmt.name} header")
     if len(set(real)) != len(real):
         raise BhavcopyError(day, file, f"duplicate column names in the {fmt.name} header")
-    return fmt, names
+    return fmt, real
+
+
+def _row_names(real: list[str], first_row: list[str], day: date, file: str) -> list[str]:
+    """Column names for the data rows: NSE's trailing comma is on the rows, the header, both or neither."""
+    if len(first_row) == len(real):
+        return real
+    if len(first_row) == len(real) + 1 and not first_row[-1].strip():
+        return real + [""]
+    raise BhavcopyError(day, file, f"first row has {len(first_row)} fields, the header {len(real)}")
+
+
+def _head(csv_bytes: bytes, formats: list[CsvFormat], day: date, file: str) -> tuple[CsvFormat, list[str], list[str]]:
+    """(format, names for the data rows, the first row's fields) from the first two lines."""
+    lines = _first_lines(csv_bytes, day, file, 2)
+    fmt, real = detect_format(lines[0], formats, day, file)
+    if len(lines) < 2 or not lines[1].strip():
+        raise BhavcopyError(day, file, "header only: the file has no data rows")
+    first_row = _fields(lines[1])
+    return fmt, _row_names(real, first_row, day, file), first_row
 
 
 def parse_text_dates(texts: pa.Array, fmt: CsvFormat, column: str, day: date, file: str) -> pa.Array:
-    """`01-DEC-2022`-style dates, parsed once per distinct value; empty stays null."""
+    """`01-DEC-2022`, `8-MAY-1995`, `29-Apr-2010`-style dates, parsed once per distinct value; empty stays null."""
     parsed = {}
     for text in pc.unique(texts).to_pylist():
         if text is None:
@@ -90,32 +116,42 @@ def check_trade_date(dates: pa.Array, day: date, file: str) -> None:
         raise BhavcopyError(day, file, f"wrong trade date inside the file: {shown} (expected {day.isoformat()})")
 
 
+def check_fixed(columns: dict, fmt: CsvFormat, day: date, file: str) -> None:
+    """A file of another segment at this URL (a CM UDiFF file where the F&O file should be) is refused."""
+    for column, expected in fmt.fixed:
+        found = sorted(pc.unique(columns[column]).to_pylist(), key=lambda v: (v is None, v))
+        if found != [expected]:
+            shown = ", ".join("empty" if v is None else v for v in found[:5])
+            raise BhavcopyError(day, file, f"wrong file: {column} is {shown}, expected {expected} "
+                                           f"(a file of another segment or dataset)")
+
+
 def peek(csv_bytes: bytes, formats: list[CsvFormat], day: date, file: str) -> str:
-    """Cheap check before a download is kept: a known header, and the first row's date is `day`."""
-    lines = _first_lines(csv_bytes, day, file, 2)
-    fmt, names = detect_format(lines[0], formats, day, file)
-    if len(lines) < 2 or not lines[1].strip():
-        raise BhavcopyError(day, file, "header only: the file has no data rows")
-    values = next(csv.reader([lines[1]]))
-    if len(values) != len(names):
-        raise BhavcopyError(day, file, f"first row has {len(values)} fields, the header {len(names)}")
-    text = values[names.index(fmt.date_column)].strip()
+    """Cheap check before a download is kept: a known header, this segment, and the first row's date is `day`."""
+    fmt, names, values = _head(csv_bytes, formats, day, file)
+    first = {name: value.strip() for name, value in zip(names, values) if name}
+    check_fixed({column: pa.array([first[column] or None], pa.string()) for column, _ in fmt.fixed}, fmt, day, file)
+    text = first[fmt.date_column]
     if fmt.date_column in fmt.text_dates:
-        first = parse_text_dates(pa.array([text]), fmt, fmt.date_column, day, file)
+        found = parse_text_dates(pa.array([text]), fmt, fmt.date_column, day, file)
     else:
         try:
-            first = pa.array([date.fromisoformat(text)])
+            found = pa.array([date.fromisoformat(text)])
         except ValueError:
             raise BhavcopyError(day, file, f"{fmt.date_column} {text!r} is not an ISO date") from None
-    check_trade_date(first, day, file)
+    check_trade_date(found, day, file)
     return fmt.name
 
 
-def _read(csv_bytes: bytes, fmt: CsvFormat, names: list[str], day: date, file: str) -> pa.Table:
+_BLANK_LINE = re.compile(rb"(?<=\n)[ \t\r]+(?=\n|$)")
+
+
+def _read(csv_bytes: bytes, fmt: CsvFormat, names: list[str], day: date, file: str, as_text: bool) -> pa.Table:
+    """Read with the declared types, or every column `as_text` (for padded values: Arrow's number
+    parsers do not skip the spaces NSE writes, e.g. the delivery file's leading space)."""
     placeholders = [name or f"_unnamed_{i}" for i, name in enumerate(names)]
     real = [name for name in names if name]
-    # Padded files are read as text first: Arrow's number parsers do not skip the leading space.
-    types = {name: pa.string() if fmt.padded or name in fmt.text_dates else fmt.types[name] for name in real}
+    types = {name: pa.string() if as_text or name in fmt.text_dates else fmt.types[name] for name in real}
     try:
         return pacsv.read_csv(
             io.BytesIO(csv_bytes),
@@ -125,7 +161,6 @@ def _read(csv_bytes: bytes, fmt: CsvFormat, names: list[str], day: date, file: s
                 include_columns=real,
                 null_values=[""],
                 strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
                 timestamp_parsers=["%Y-%m-%d"],
             ),
         )
@@ -136,13 +171,19 @@ def _read(csv_bytes: bytes, fmt: CsvFormat, names: list[str], day: date, file: s
         raise BhavcopyError(day, file, f"cannot read as {fmt.name} CSV: {problem}") from None
 
 
-def _unpad(table: pa.Table, fmt: CsvFormat, day: date, file: str) -> pa.Table:
-    """Trim the leading spaces, read '-' as none, then apply the declared types."""
+def _typed(table: pa.Table, fmt: CsvFormat, day: date, file: str) -> pa.Table:
+    """Trim every text value, read empty (and for the delivery file '-') as none, then apply the declared types."""
     for index, name in enumerate(table.column_names):
+        if table.schema.field(name).type != pa.string():
+            continue  # already read as its declared type
         text = pc.utf8_trim_whitespace(table[name])
-        text = pc.if_else(pc.equal(text, "-"), pa.scalar(None, pa.string()), text)
-        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-        if name not in fmt.text_dates and fmt.types[name] != pa.string():
+        empty = pc.equal(text, "")
+        if fmt.dashes:
+            empty = pc.or_(empty, pc.equal(text, "-"))
+        text = pc.if_else(empty, pa.scalar(None, pa.string()), text)
+        if name in fmt.text_dates:
+            text = parse_text_dates(text, fmt, name, day, file)
+        elif fmt.types[name] != pa.string():
             try:
                 text = text.cast(fmt.types[name])
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -152,24 +193,25 @@ def _unpad(table: pa.Table, fmt: CsvFormat, day: date, file: str) -> pa.Table:
 
 
 def parse(csv_bytes: bytes, formats: list[CsvFormat], day: date, file: str) -> pa.Table:
-    """CSV bytes -> typed table in the source's own columns, every row dated `day`."""
-    lines = _first_lines(csv_bytes, day, file, 1)
-    fmt, names = detect_format(lines[0], formats, day, file)
-    table = _read(csv_bytes, fmt, names, day, file)
+    """CSV bytes -> typed table in the source's own columns (text trimmed), every row dated `day`."""
+    fmt, names, _ = _head(csv_bytes, formats, day, file)
+    if b"\n " in csv_bytes or b"\n\t" in csv_bytes:  # a whitespace-only line ends some files; cheap test first
+        csv_bytes = _BLANK_LINE.sub(b"", csv_bytes)
+    try:
+        table = _read(csv_bytes, fmt, names, day, file, as_text=fmt.dashes)
+    except BhavcopyError:
+        if fmt.dashes:
+            raise
+        table = _read(csv_bytes, fmt, names, day, file, as_text=True)  # padded numbers; a bad one fails in _typed
     if table.num_rows == 0:
         raise BhavcopyError(day, file, "header only: the file has no data rows")
-    if fmt.padded:
-        table = _unpad(table, fmt, day, file)
-    for name in fmt.text_dates:
-        if name in table.column_names:
-            index = table.schema.get_field_index(name)
-            table = table.set_column(index, pa.field(name, pa.date32()),
-                                     parse_text_dates(table[name], fmt, name, day, file))
+    table = _typed(table, fmt, day, file)
     for name in fmt.optional:
         if name not in table.column_names:
             typ = pa.date32() if name in fmt.text_dates else fmt.types[name]
             table = table.append_column(pa.field(name, typ), pa.nulls(table.num_rows, typ))
     table = table.select(list(fmt.types))
+    check_fixed({column: table[column] for column, _ in fmt.fixed}, fmt, day, file)
     check_trade_date(table[fmt.date_column], day, file)
     return table.replace_schema_metadata({"source_format": fmt.name})
 

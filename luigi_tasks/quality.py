@@ -6,12 +6,20 @@ input. Duplicates of the key are handled the same way for every dataset: exact c
 keep the first and reject the rest as "duplicate row"; rows that share the key but differ are all
 rejected as "conflicting duplicate", since nothing says which one is right. The rules themselves
 live with each dataset (datasets/cm.py, fo.py, delivery.py); the helpers below are their words.
+
+A rule rejects only a row that cannot be true (high < low, a negative price or quantity, no
+symbol or series or contract key). A value NSE left empty is null, not a reason to reject: the
+schema says which columns may be null (schema.py). A day whose rows are all rejected is not a
+day of bad rows but the wrong file, and fails as a whole (`require_rows`).
 """
 from dataclasses import dataclass
+from datetime import date
 from typing import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from .errors import BhavcopyError
 
 Rules = Callable[[pa.Table], list[tuple[str, pa.ChunkedArray]]]
 
@@ -31,13 +39,9 @@ def missing(table: pa.Table, name: str):
     return f"missing {name}", pc.is_null(table[name])
 
 
-def not_positive(table: pa.Table, name: str):
-    return f"missing or non-positive {name}", pc.fill_null(pc.less_equal(table[name], 0), True)
-
-
-def negative(table: pa.Table, name: str, required: bool = True):
-    label = f"missing or negative {name}" if required else f"negative {name}"
-    return label, pc.fill_null(pc.less(table[name], 0), required)
+def negative(table: pa.Table, name: str):
+    """A negative price or quantity cannot be true; an empty one is null and passes."""
+    return f"negative {name}", pc.fill_null(pc.less(table[name], 0), False)
 
 
 def high_below_low(table: pa.Table):
@@ -88,3 +92,12 @@ def validate(table: pa.Table, schema: pa.Schema, rules: Rules, key: list[str],
     rejects_schema = pa.schema([f.with_nullable(True) for f in schema] + [pa.field("reason", pa.string(), False)])
     rejects = table.take(indices).append_column("reason", reason).cast(rejects_schema)
     return Checked(good, rejects, warnings(good))
+
+
+def require_rows(checked: Checked, day: date, file: str) -> Checked:
+    """Refuse a file every row of which breaks a rule: it is not the day's file, so nothing is published."""
+    if checked.good.num_rows == 0 and checked.rejects.num_rows:
+        reasons = pc.unique(checked.rejects["reason"]).to_pylist()
+        raise BhavcopyError(day, file, f"all {checked.rejects.num_rows} rows rejected ({'; '.join(reasons[:3])}): "
+                                       "not a file of this dataset")
+    return checked

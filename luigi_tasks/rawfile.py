@@ -11,6 +11,15 @@ def is_zip(body: bytes) -> bool:
     return body[:4] == b"PK\x03\x04"
 
 
+def looks_like_csv(body: bytes) -> bool:
+    """A first line of UTF-8 text with at least two commas: NSE's CSV itself, not a zip of it."""
+    first = body[:4096].split(b"\n", 1)[0]
+    try:
+        return first.decode("utf-8-sig").count(",") >= 2
+    except UnicodeDecodeError:
+        return False
+
+
 def read_member(body: bytes, day: date, file: str, expected_member: str | None, max_bytes: int) -> tuple[str, bytes]:
     """Return (member name, CSV bytes) or raise naming the day, the file and the problem.
 
@@ -20,6 +29,8 @@ def read_member(body: bytes, day: date, file: str, expected_member: str | None, 
     try:
         archive = zipfile.ZipFile(io.BytesIO(body))
     except zipfile.BadZipFile as exc:
+        if not is_zip(body) and looks_like_csv(body):
+            raise BhavcopyError(day, file, f"a bare CSV file ({len(body)} bytes) where NSE serves a zip") from None
         raise BhavcopyError(day, file, f"not a readable zip ({exc}); {len(body)} bytes, truncated or not a zip") from None
     with archive:
         members = [info for info in archive.infolist() if not info.is_dir()]
@@ -31,11 +42,15 @@ def read_member(body: bytes, day: date, file: str, expected_member: str | None, 
             raise BhavcopyError(day, file, f"zip member {info.filename!r} is not NSE's name for this day ({expected_member!r})")
         if not info.filename.lower().endswith(".csv"):
             raise BhavcopyError(day, file, f"zip member {info.filename!r} is not a CSV file")
+        if info.flag_bits & 0x1:
+            raise BhavcopyError(day, file, f"zip member {info.filename!r} is encrypted (password-protected), not NSE's file")
         if info.file_size > max_bytes:
             raise BhavcopyError(day, file, f"zip member {info.filename!r} declares {info.file_size} bytes, over the {max_bytes}-byte cap")
         try:
             with archive.open(info) as member:
                 data = member.read(max_bytes + 1)
+        except RuntimeError as exc:  # zipfile's "password required" when the flag lied
+            raise BhavcopyError(day, file, f"zip member {info.filename!r} cannot be read ({exc})") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, zipfile.LargeZipFile) as exc:
             raise BhavcopyError(day, file, f"zip member {info.filename!r} is corrupt or truncated ({exc})") from None
         if len(data) > max_bytes:

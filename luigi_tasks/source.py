@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable
+from typing import Callable, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
@@ -21,7 +21,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .errors import BhavcopyError, NoFileError
-from .rawfile import is_zip
+from .rawfile import is_zip, looks_like_csv
 
 UDIFF_FROM = date(2024, 7, 8)
 NO_FILE_STATUSES = (403, 404)
@@ -119,9 +119,13 @@ def _read_body(response: requests.Response, day: date, url: str, max_bytes: int,
 
 
 def _is_html(response: requests.Response, body: bytes) -> bool:
-    content_type = response.headers.get("Content-Type", "").lower()
-    start = body[:256].lstrip().lower()
-    return "text/html" in content_type or start.startswith((b"<!doctype html", b"<html"))
+    """An HTML page in place of a file, decided by the bytes: a zip served as text/html is a zip."""
+    if is_zip(body):
+        return False
+    start = body[:2048].lstrip().lower()
+    if start.startswith((b"<!doctype html", b"<html")):
+        return True
+    return start.startswith(b"<") and (b"<html" in start or "text/html" in response.headers.get("Content-Type", "").lower())
 
 
 class WebSite:
@@ -176,14 +180,6 @@ def _is_json(response: requests.Response, body: bytes) -> bool:
     return "json" in content_type or body[:1] in (b"{", b"[")
 
 
-def _looks_like_csv(body: bytes) -> bool:
-    first = body[:4096].split(b"\n", 1)[0]
-    try:
-        return first.decode("utf-8-sig").count(",") >= 2
-    except UnicodeDecodeError:
-        return False
-
-
 def _api_get(session, site: WebSite, url: str, route: Route, day: date, timeout) -> requests.Response:
     site.prime(session, timeout)
     site.pace()
@@ -193,6 +189,44 @@ def _api_get(session, site: WebSite, url: str, route: Route, day: date, timeout)
         site.pace()
         response = _get(session, url, day, timeout, params=route.query(day), headers=site.headers())
     return response
+
+
+class Attempt(NamedTuple):
+    url: str
+    status: str  # what the route answered, e.g. "HTTP 404"
+    failed: bool = False  # a 5xx after retries or a redirect: an error, not "no file here"
+
+
+def _try_route(session, base_url: str, route: Route, day: date, timeout, max_bytes: int, total_seconds: float,
+               site: WebSite | None) -> Fetched | Attempt:
+    """The route's file, or why it gave none; a failed connection or a broken body raises."""
+    base = site.url if route.on_web else base_url.rstrip("/")
+    host = urlsplit(base).netloc
+    url = base + route.path(day)
+    response = _api_get(session, site, url, route, day, timeout) if route.on_web else _get(session, url, day, timeout)
+    shown = response.url if route.on_web else url
+    with response:
+        if response.is_redirect:
+            target = urlsplit(response.headers.get("Location", "")).netloc or host
+            if target != host:
+                return Attempt(shown, f"redirected to another host ({target}); only {host} is fetched", True)
+            return Attempt(shown, f"redirected (HTTP {response.status_code}) to {response.headers.get('Location')}", True)
+        if response.status_code in NO_FILE_STATUSES or (route.on_web and response.status_code == 401):
+            status = f"HTTP {response.status_code}"
+            if route.on_web:
+                status += f", refused by the reports API even with cookies from {site.url}/"
+            return Attempt(shown, status)
+        if response.status_code != 200:
+            return Attempt(shown, f"HTTP {response.status_code} after retries", True)
+        body = _read_body(response, day, shown, max_bytes, time.monotonic() + total_seconds)
+        if _is_html(response, body):
+            return Attempt(shown, "HTTP 200 with an HTML page")
+        if route.on_web and _is_json(response, body):
+            return Attempt(shown, f"HTTP 200 with a JSON answer: {body[:120].decode(errors='replace')}")
+        if route.on_web and not (is_zip(body) or looks_like_csv(body)):
+            raise BhavcopyError(day, shown, f"route {route.name} answered 200 with neither a zip nor a CSV "
+                                            f"({response.headers.get('Content-Type', 'no content type')})")
+        return Fetched(route.name, shown, route.member(day), body, route.on_web)
 
 
 def fetch(
@@ -205,39 +239,23 @@ def fetch(
     total_seconds: float = 300.0,
     site: WebSite | None = None,
 ) -> Fetched:
-    """Try each route for the day; return the first file served, or raise NoFileError."""
+    """Try each route for the day; return the first file served.
+
+    A route answering a 5xx (after urllib3's retries) or a redirect does not stop the others: around
+    the 2024-07-08 switch one layout's route can fail while the other serves. A failed connection or
+    a broken body does stop: every route is on the same host. When no route serves, the error names
+    every route tried: a BhavcopyError led by the first failure if a route failed, else a NoFileError.
+    """
     attempts = []
     for route in order_routes(routes, day):
         if route.on_web and site is None:
             continue
-        base = site.url if route.on_web else base_url.rstrip("/")
-        host = urlsplit(base).netloc
-        url = base + route.path(day)
-        response = _api_get(session, site, url, route, day, timeout) if route.on_web else _get(session, url, day, timeout)
-        shown = response.url if route.on_web else url
-        with response:
-            if response.is_redirect:
-                target = urlsplit(response.headers.get("Location", "")).netloc or host
-                if target != host:
-                    raise BhavcopyError(day, shown, f"redirected to another host ({target}); only {host} is fetched")
-                raise BhavcopyError(day, shown, f"redirected (HTTP {response.status_code}) to {response.headers.get('Location')}")
-            if response.status_code in NO_FILE_STATUSES or (route.on_web and response.status_code == 401):
-                status = f"HTTP {response.status_code}"
-                if route.on_web:
-                    status += f", refused by the reports API even with cookies from {site.url}/"
-                attempts.append((shown, status))
-                continue
-            if response.status_code != 200:
-                raise BhavcopyError(day, shown, f"HTTP {response.status_code} after retries")
-            body = _read_body(response, day, shown, max_bytes, time.monotonic() + total_seconds)
-            if _is_html(response, body):
-                attempts.append((shown, "HTTP 200 with an HTML page"))
-                continue
-            if route.on_web and _is_json(response, body):
-                attempts.append((shown, f"HTTP 200 with a JSON answer: {body[:120].decode(errors='replace')}"))
-                continue
-            if route.on_web and not (is_zip(body) or _looks_like_csv(body)):
-                raise BhavcopyError(day, shown, f"route {route.name} answered 200 with neither a zip nor a CSV "
-                                                f"({response.headers.get('Content-Type', 'no content type')})")
-            return Fetched(route.name, shown, route.member(day), body, route.on_web)
-    raise NoFileError(day, attempts)
+        result = _try_route(session, base_url, route, day, timeout, max_bytes, total_seconds, site)
+        if isinstance(result, Fetched):
+            return result
+        attempts.append(result)
+    failed = [attempt for attempt in attempts if attempt.failed]
+    if failed:
+        others = "".join(f"; also tried {a.url} ({a.status})" for a in attempts if a is not failed[0])
+        raise BhavcopyError(day, failed[0].url, failed[0].status + others)
+    raise NoFileError(day, [(attempt.url, attempt.status) for attempt in attempts])

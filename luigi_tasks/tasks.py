@@ -282,7 +282,7 @@ class ParseBhavcopy(DayTask):
         self.report(f"Parsing {member}", 10)
         table = self.spec.parse(csv_bytes, self.date, member)
         if self.redoing():  # the normalized and lake files stay until the new rows pass the rules too
-            self.spec.validate(self.spec.to_canonical(table))
+            self.spec.validate(self.spec.to_canonical(table), self.date, member)
         with self.output().replacing(rows=lake.parquet_rows, before_replace=self.invalidate) as path:
             lake.write_table(table, path, lake.STAGING_COMPRESSION)
         self.metrics["raw_rows_parsed"] = table.num_rows
@@ -302,7 +302,7 @@ class NormalizeBhavcopy(DayTask):
 
     def run(self):
         staged = lake.read_table(self.input().path)
-        checked = self.spec.validate(self.spec.to_canonical(staged))
+        checked = self.spec.validate(self.spec.to_canonical(staged), self.date, self.input().path)
         if checked.good.num_rows + checked.rejects.num_rows != staged.num_rows:
             raise RuntimeError(f"{self.date} {self.input().path}: rows lost in validation")
         outputs = self.output()

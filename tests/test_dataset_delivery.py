@@ -91,12 +91,12 @@ GOOD = "INFY, EQ, 18-Jun-2025, 100.00, 101.00, 102.00, 99.00, 100.50, 100.40, 10
      "delivery_qty above volume"),
     ("INFY, EQ, 18-Jun-2025, 100.00, 101.00, 102.00, 99.00, 100.50, 100.40, 100.70, 1000, 1.01, 50, 400, 140.00",
      "delivery_pct outside [0, 100]"),
-    ("INFY, EQ, 18-Jun-2025, 100.00, 101.00, 102.00, 99.00, 100.50, 100.40, 0, 1000, 1.01, 50, 400, 40.00",
-     "missing or non-positive avg_price"),
+    ("INFY, EQ, 18-Jun-2025, 100.00, 101.00, 102.00, 99.00, 100.50, 100.40, -100.70, 1000, 1.01, 50, 400, 40.00",
+     "negative avg_price"),
 ])
 def test_delivery_rules(row, reason):
     text = "\n".join([HEADER, row.replace("INFY", "TCS"), GOOD]) + "\n"
-    checked = DELIVERY.validate(DELIVERY.to_canonical(DELIVERY.parse(text.encode(), DAYS[0], "f.csv")))
+    checked = DELIVERY.validate(DELIVERY.to_canonical(DELIVERY.parse(text.encode(), DAYS[0], "f.csv")), DAYS[0], "f.csv")
     assert checked.good["symbol"].to_pylist() == ["INFY"]
     assert reason in checked.rejects["reason"][0].as_py()
 
@@ -126,3 +126,13 @@ def test_all_three_datasets_for_one_day_and_status_shows_each(data_dir, nse_serv
     ]
     sidecar = json.loads(layout.raw_sidecar_path(data_dir, "delivery", DAYS[0]).read_text())
     assert sidecar["url"].endswith("/products/content/sec_bhavdata_full_18062025.csv")
+
+
+def test_a_blank_last_price_is_null_and_the_row_kept():
+    """NSE leaves LAST_PRICE blank on some traded debt rows."""
+    debt = "740IIFCL33, N1, 18-Jun-2025, 1175.00, 1170.00, 1170.00, 1146.25, , 1146.25, 1169.79, 1008, 11.79, 4, 1008, 100.00"
+    text = "\n".join([HEADER, debt, GOOD]) + "\n"
+    checked = DELIVERY.validate(DELIVERY.to_canonical(DELIVERY.parse(text.encode(), DAYS[0], "f.csv")), DAYS[0], "f.csv")
+    assert checked.rejects.num_rows == 0
+    row = checked.good.to_pylist()[0]
+    assert (row["symbol"], row["series"], row["last"], row["close"], row["volume"]) == ("740IIFCL33", "N1", None, 1146.25, 1008)

@@ -84,9 +84,12 @@ LEGACY_ROWS = [
 ]
 
 
+LEGACY_DAY = date(2022, 12, 1)
+
+
 def legacy_table(rows=LEGACY_ROWS):
     text = "\n".join([LEGACY_HEADER, *rows]) + "\n"
-    return FO.to_canonical(FO.parse(text.encode(), date(2022, 12, 1), "fo01DEC2022bhav.csv"))
+    return FO.to_canonical(FO.parse(text.encode(), LEGACY_DAY, "fo01DEC2022bhav.csv"))
 
 
 def test_legacy_layout_maps_names_and_units():
@@ -104,30 +107,30 @@ def test_legacy_layout_maps_names_and_units():
 
 
 def test_untraded_options_with_zero_prices_are_kept():
-    checked = FO.validate(legacy_table())
+    checked = FO.validate(legacy_table(), LEGACY_DAY, "f.csv")
     assert checked.rejects.num_rows == 0 and checked.good.num_rows == 3
 
 
 @pytest.mark.parametrize("row, reason", [
     ("OPTSTK,INFY,29-Dec-2022,1600,XX,20.5,22,18,19.25,19.25,412,2540.12,880800,31200,01-DEC-2022,",
-     "option without CE/PE and a positive strike"),
+     "option without an option type or a positive strike"),
     ("FUTSTK,INFY,29-Dec-2022,1600,CE,20.5,22,18,19.25,19.25,412,2540.12,880800,31200,01-DEC-2022,",
      "future with an option type or strike"),
     ("OPTSTK,INFY,29-Dec-2022,1600,CE,20.5,22,18,-1,19.25,412,2540.12,880800,31200,01-DEC-2022,",
-     "missing or negative close"),
+     "negative close"),
     ("OPTSTK,INFY,29-Dec-2022,1600,CE,20.5,17,18,17.5,19.25,412,2540.12,880800,31200,01-DEC-2022,",
      "high < low"),
     ("OPTSTK,INFY,29-Dec-2022,1600,CE,20.5,22,18,19.25,19.25,412,2540.12,-5,31200,01-DEC-2022,",
-     "missing or negative open_interest"),
+     "negative open_interest"),
 ])
 def test_fo_rules_reject_with_reason(row, reason):
-    checked = FO.validate(legacy_table(LEGACY_ROWS[:1] + [row]))
+    checked = FO.validate(legacy_table(LEGACY_ROWS[:1] + [row]), LEGACY_DAY, "f.csv")
     assert checked.good.num_rows == 1
     assert reason in checked.rejects["reason"][0].as_py()
 
 
 def test_repeated_contract_is_a_duplicate():
-    checked = FO.validate(legacy_table(LEGACY_ROWS + [LEGACY_ROWS[1]]))
+    checked = FO.validate(legacy_table(LEGACY_ROWS + [LEGACY_ROWS[1]]), LEGACY_DAY, "f.csv")
     assert checked.rejects["reason"].to_pylist() == ["duplicate row"]
 
 
@@ -139,6 +142,64 @@ def test_cm_file_is_not_an_fo_file():
 
 def test_traded_close_outside_range_is_counted_not_rejected():
     row = "OPTSTK,INFY,29-Dec-2022,1600,PE,20.5,22,18,25,19.25,412,2540.12,880800,31200,01-DEC-2022,"
-    checked = FO.validate(legacy_table(LEGACY_ROWS + [row]))
+    checked = FO.validate(legacy_table(LEGACY_ROWS + [row]), LEGACY_DAY, "f.csv")
     assert checked.good.num_rows == 4 and checked.warning_rows == 1
     assert isinstance(checked.good.schema.field("strike_price").type, pa.DataType)
+
+
+OLD_ROWS = [
+    "OPTSTK,RELIANCE,27-May-2010,1060,CA,28.1,32.4,25.55,30.9,30.9,3890,10610.15,1006250,281750,29-APR-2010,",
+    "OPTSTK,RELIANCE,27-May-2010,1060,PA,25.9,27,21.6,22.45,22.45,2017,5463.28,574500,160000,29-APR-2010,",
+    "OPTIDX,NIFTY,27-May-2010,5200,CE,131,152.9,124.1,145.6,145.6,122914,33796.5,4822950,1410700,29-APR-2010,",
+    "FUTIDX,NIFTY,27-May-2010,0,XX,5239,5274.5,5228.15,5262.6,5262.6,398120,104615.4,29877100,14620350,29-APR-2010,",
+]
+OLD_DAY = date(2010, 4, 29)
+
+
+def old_table(rows):
+    text = "\n".join([LEGACY_HEADER, *rows]) + "\n"
+    return FO.to_canonical(FO.parse(text.encode(), OLD_DAY, "fo29APR2010bhav.csv"))
+
+
+def test_american_stock_options_are_options_with_their_style():
+    """CA/PA (American-style stock options until about 2010/2011) read as CE/PE, exercise_style american."""
+    checked = FO.validate(old_table(OLD_ROWS), OLD_DAY, "f.csv")
+    assert checked.rejects.num_rows == 0
+    rows = [(r["instrument_type"], r["strike_price"], r["option_type"], r["exercise_style"], r["expiry_date"])
+            for r in checked.good.to_pylist()]
+    assert rows == [("STO", 1060.0, "CE", "american", date(2010, 5, 27)), ("STO", 1060.0, "PE", "american", date(2010, 5, 27)),
+                    ("IDO", 5200.0, "CE", "european", date(2010, 5, 27)), ("IDF", None, None, None, date(2010, 5, 27))]
+
+
+def test_an_american_and_a_european_contract_of_one_strike_are_two_rows():
+    european = OLD_ROWS[0].replace(",CA,", ",CE,")
+    checked = FO.validate(old_table([OLD_ROWS[0], european]), OLD_DAY, "f.csv")
+    assert checked.rejects.num_rows == 0
+    assert [r["exercise_style"] for r in checked.good.to_pylist()] == ["american", "european"]
+
+
+@pytest.mark.parametrize("row, kind", [
+    ("FUTIVX,INDIAVIX,03-Jul-2018,0,XX,13.0575,13.2,12.905,12.95,12.95,62,3.69,24200,5500,28-JUN-2018,", "future"),
+    ("OPTCUR,USDINR,26-Jul-2018,68.5,CE,0.3,0.35,0.28,0.31,0.31,12,8.22,4000,1000,28-JUN-2018,", "option"),
+    ("NEWINST,XYZ,26-Jul-2018,100,PE,1,1,1,1,1,1,1,1,0,28-JUN-2018,", "option"),
+])
+def test_other_instruments_are_kept_as_written_and_classified_by_their_option_type(row, kind):
+    canonical = FO.to_canonical(FO.parse("\n".join([LEGACY_HEADER, row]).encode() + b"\n", date(2018, 6, 28), "f.csv"))
+    checked = FO.validate(canonical, date(2018, 6, 28), "f.csv")
+    assert checked.rejects.num_rows == 0
+    good = checked.good.to_pylist()[0]
+    assert good["instrument_type"] == row.split(",")[0]
+    assert (good["option_type"] is None and good["strike_price"] is None) == (kind == "future")
+
+
+def test_a_future_with_a_strike_is_kept_as_written_and_rejected():
+    row = "FUTIDX,NIFTY,27-May-2010,5000,XX,5239,5274.5,5228.15,5262.6,5262.6,398120,104615.4,29877100,14620350,29-APR-2010,"
+    checked = FO.validate(old_table([row, OLD_ROWS[2]]), OLD_DAY, "f.csv")
+    assert checked.rejects.to_pylist()[0]["strike_price"] == 5000.0
+    assert checked.rejects["reason"].to_pylist() == ["future with an option type or strike"]
+
+
+def test_a_cm_udiff_file_is_not_an_fo_file():
+    text = member_text(DATA / "BhavCopy_NSE_CM_0_0_0_20250618_F_0000.csv.zip").encode()
+    with pytest.raises(BhavcopyError, match=r"^2025-06-18 f\.csv: wrong file: Sgmt is CM, expected FO"):
+        FO.peek(text, date(2025, 6, 18), "f.csv")

@@ -121,3 +121,101 @@ def test_a_number_that_does_not_parse_fails_the_file_with_its_column():
     text = UDIFF.decode().replace(",9900.75,9900.75,9815.00,", ",abc,9900.75,9815.00,", 1)
     with pytest.raises(BhavcopyError, match=r"cannot read as udiff CSV: .*double"):
         CM.parse(text.encode(), UDIFF_DAY, "f.csv")
+
+
+# ---- every era's quirks, and robustness ----
+
+OLD_HEADER = "SYMBOL,SERIES,OPEN,HIGH,LOW,CLOSE,LAST,PREVCLOSE,TOTTRDQTY,TOTTRDVAL,TIMESTAMP"
+OLD_ROWS = ["RELIANCE,EQ,254.5,258.75,253,257.6,257.5,254.05,236400,60784350,8-MAY-1995",
+            "M&M,EQ,318.5,323,316,321.2,321,317.85,19900,6361532.5,8-MAY-1995"]
+OLD_DAY = date(1995, 5, 8)
+
+
+def old_table(text: str):
+    return CM.to_canonical(CM.parse(text.encode(), OLD_DAY, "cm08MAY1995bhav.csv")).to_pylist()
+
+
+EXPECTED_OLD = old_table("\n".join([OLD_HEADER + ","] + [row + "," for row in OLD_ROWS]) + "\n")
+
+
+def test_old_layout_unpadded_day_and_crlf():
+    assert [(r["symbol"], r["close"], r["volume"], r["trade_date"]) for r in EXPECTED_OLD] == [
+        ("RELIANCE", 257.6, 236400, OLD_DAY), ("M&M", 321.2, 19900, OLD_DAY)]
+    assert old_table("\r\n".join([OLD_HEADER + ","] + [row + "," for row in OLD_ROWS]) + "\r\n") == EXPECTED_OLD
+
+
+@pytest.mark.parametrize("header_comma, row_comma", [(True, False), (False, True), (False, False)])
+def test_trailing_comma_on_the_header_or_the_rows_or_neither(header_comma, row_comma):
+    text = "\n".join([OLD_HEADER + ("," if header_comma else "")] + [row + ("," if row_comma else "") for row in OLD_ROWS])
+    assert old_table(text + "\n") == EXPECTED_OLD
+
+
+def test_a_csv_with_every_field_quoted_is_read():
+    def quoted(line):
+        return ",".join(f'"{field}"' for field in line.split(","))
+    text = "\n".join([quoted(OLD_HEADER)] + [quoted(row) for row in OLD_ROWS]) + "\n"
+    assert CM.peek(text.encode(), OLD_DAY, "f.csv") == "legacy"
+    assert old_table(text) == EXPECTED_OLD
+
+
+@pytest.mark.parametrize("tail", ["   \n", " ", "\r\n \r\n", "\t\n\n"])
+def test_a_trailing_whitespace_only_line_is_ignored(tail):
+    text = "\n".join([OLD_HEADER] + OLD_ROWS) + "\n" + tail
+    assert old_table(text) == EXPECTED_OLD
+
+
+def test_a_row_with_another_field_count_than_the_header_is_refused():
+    text = "\n".join([OLD_HEADER, OLD_ROWS[0] + ",1,2"]) + "\n"
+    with pytest.raises(BhavcopyError, match=r"^1995-05-08 f\.csv: first row has 13 fields, the header 11"):
+        CM.peek(text.encode(), OLD_DAY, "f.csv")
+
+
+def test_text_fields_are_stripped_and_keys_compared_stripped():
+    """NSE pads some symbols ('SGBJUN28 '): the lake holds 'SGBJUN28', and a padded copy is a duplicate."""
+    lines = UDIFF.decode().splitlines()
+    padded = lines[1].replace(",SGBJUN28,", ",SGBJUN28 ,", 1).replace(",GB,", ", GB ,", 1)
+    text = "\n".join([lines[0], padded, lines[1], lines[2]]) + "\n"
+    canonical = CM.to_canonical(CM.parse(text.encode(), UDIFF_DAY, "f.csv"))
+    assert canonical["symbol"].to_pylist()[:2] == ["SGBJUN28", "SGBJUN28"] and canonical["series"][0].as_py() == "GB"
+    checked = CM.validate(canonical, UDIFF_DAY, "f.csv")
+    assert checked.rejects["reason"].to_pylist() == ["duplicate row"] and checked.good.num_rows == 2
+
+
+def test_an_empty_last_price_is_null_not_a_reject():
+    lines = UDIFF.decode().splitlines()
+    debt = next(line for line in lines if ",ZK," in line)
+    fields = debt.split(",")
+    fields[18] = ""  # LastPric, as NSE leaves it on traded debt rows
+    text = "\n".join([lines[0], ",".join(fields), lines[1]]) + "\n"
+    checked = CM.validate(CM.to_canonical(CM.parse(text.encode(), UDIFF_DAY, "f.csv")), UDIFF_DAY, "f.csv")
+    assert checked.rejects.num_rows == 0
+    row = checked.good.to_pylist()[0]
+    assert (row["series"], row["last"], row["close"], row["volume"]) == ("ZK", None, float(fields[17]), int(fields[24]))
+
+
+def test_an_fo_udiff_file_is_not_a_cm_file():
+    fo = member_bytes("BhavCopy_NSE_FO_0_0_0_20250203_F_0000.csv.zip")
+    with pytest.raises(BhavcopyError, match=r"^2025-02-03 f\.csv: wrong file: Sgmt is FO, expected CM"):
+        CM.peek(fo, date(2025, 2, 3), "f.csv")
+    with pytest.raises(BhavcopyError, match="wrong file: Sgmt is FO, expected CM"):
+        CM.parse(fo[:5000].rsplit(b"\n", 1)[0] + b"\n", date(2025, 2, 3), "f.csv")
+
+
+def test_a_file_mixing_segments_is_refused_by_parse():
+    text = UDIFF.decode().replace(",CM,NSE,STK,1342,", ",FO,NSE,STK,1342,", 1)
+    CM.peek(text.encode(), UDIFF_DAY, "f.csv")  # the first row is CM: the cheap check passes
+    with pytest.raises(BhavcopyError, match="wrong file: Sgmt is CM, FO, expected CM"):
+        CM.parse(text.encode(), UDIFF_DAY, "f.csv")
+
+
+def test_a_legacy_fo_file_is_not_a_cm_file():
+    text = ("INSTRUMENT,SYMBOL,EXPIRY_DT,STRIKE_PR,OPTION_TYP,OPEN,HIGH,LOW,CLOSE,SETTLE_PR,CONTRACTS,VAL_INLAKH,"
+            "OPEN_INT,CHG_IN_OI,TIMESTAMP,\nFUTIDX,NIFTY,29-Dec-2022,0,XX,1,2,1,1.5,1.5,10,1,50,0,01-DEC-2022,\n")
+    with pytest.raises(BhavcopyError, match="unknown header, not udiff or legacy"):
+        CM.peek(text.encode(), LEGACY_DAY, "f.csv")
+
+
+def test_padded_numbers_are_read_as_their_values():
+    """Arrow's number parser refuses ' 257.6'; such a file is read as text, trimmed, then typed."""
+    padded = [", ".join(row.split(",")) for row in OLD_ROWS]
+    assert old_table("\n".join([OLD_HEADER] + padded) + "\n") == EXPECTED_OLD

@@ -5,11 +5,14 @@ import pyarrow as pa
 import pytest
 
 from luigi_tasks.datasets import DATASETS
+from luigi_tasks.errors import BhavcopyError
 from luigi_tasks.schema import CM_BHAVCOPY
 
-validate = DATASETS["cm"].validate
-
 DAY = date(2025, 6, 18)
+
+
+def validate(canonical):
+    return DATASETS["cm"].validate(canonical, DAY, "f.csv")
 GOOD = dict(trade_date=DAY, symbol="INFY", series="EQ", isin="INE009A01021", open=10.0, high=12.0, low=9.0,
             close=11.0, last=11.0, prev_close=10.0, volume=100, turnover=1100.0, trades=5, source_format="udiff")
 
@@ -28,32 +31,48 @@ def row(**changes):
         (row(symbol=None), "missing symbol"),
         (row(symbol="  "), "missing symbol"),
         (row(series=""), "missing series"),
-        (row(close=None), "missing or non-positive close"),
-        (row(open=0.0), "missing or non-positive open"),
-        (row(prev_close=-1.0), "missing or non-positive prev_close"),
-        (row(last=None), "missing or negative last"),
-        (row(last=-0.5), "missing or negative last"),
+        (row(close=-1.0), "negative close"),
+        (row(open=-0.05), "negative open"),
+        (row(prev_close=-1.0), "negative prev_close"),
+        (row(last=-0.5), "negative last"),
         (row(high=8.0, low=9.0, open=8.5, close=8.5, last=8.5), "high < low"),
-        (row(volume=-1), "missing or negative volume"),
-        (row(turnover=-0.5), "missing or negative turnover"),
+        (row(volume=-1), "negative volume"),
+        (row(turnover=-0.5), "negative turnover"),
+        (row(trades=-2), "negative trades"),
     ],
 )
 def test_each_rule_rejects_with_its_reason(bad, reason):
     checked = validate(table(row(symbol="TCS"), bad))
     assert checked.good["symbol"].to_pylist() == ["TCS"]
     assert checked.rejects.num_rows == 1
-    assert reason in checked.rejects["reason"][0].as_py()
+    assert checked.rejects["reason"][0].as_py() == reason
 
 
-def test_zero_last_price_is_kept():
-    """NSE prints LAST 0.0 on some debt rows (SREIBNPNCD NT, 2022-12-02)."""
-    checked = validate(table(row(last=0.0)))
-    assert checked.good.num_rows == 1 and checked.rejects.num_rows == 0
+@pytest.mark.parametrize("name", ["open", "high", "low", "close", "last", "prev_close", "volume", "turnover", "trades"])
+def test_an_empty_value_is_kept_as_null(name):
+    """NSE leaves LastPric empty on traded debt rows (ZT, YT): an empty value is no reason to reject."""
+    checked = validate(table(row(**{name: None}), row(symbol="TCS")))
+    assert checked.rejects.num_rows == 0
+    assert checked.good.to_pylist()[0][name] is None and checked.good.to_pylist()[0]["symbol"] == "INFY"
+
+
+@pytest.mark.parametrize("zeros", [["open"], ["low"], ["close"], ["last"], ["prev_close"], ["volume", "turnover"],
+                                   ["open", "high", "low", "close", "last"]])
+def test_a_zero_value_is_kept(zeros):
+    """NSE prints LAST 0.0 on some debt rows (SREIBNPNCD NT, 2022-12-02); zero is not impossible."""
+    checked = validate(table(row(**dict.fromkeys(zeros, 0)), row(symbol="TCS")))
+    assert checked.rejects.num_rows == 0
+    assert [checked.good.to_pylist()[0][name] for name in zeros] == [0] * len(zeros)
+
+
+def test_a_file_whose_rows_are_all_rejected_is_refused():
+    with pytest.raises(BhavcopyError, match=r"^2025-06-18 f\.csv: all 2 rows rejected \(high < low\)"):
+        validate(table(row(high=1.0, low=2.0), row(symbol="TCS", high=1.0, low=2.0)))
 
 
 def test_a_row_breaking_two_rules_names_both():
-    checked = validate(table(row(symbol=None, volume=-5)))
-    assert checked.rejects["reason"].to_pylist() == ["missing symbol; missing or negative volume"]
+    checked = validate(table(row(symbol=None, volume=-5), row(symbol="TCS")))
+    assert checked.rejects["reason"].to_pylist() == ["missing symbol; negative volume"]
 
 
 def test_exact_duplicate_keeps_the_first_copy():

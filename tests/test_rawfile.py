@@ -52,3 +52,23 @@ def test_corrupt_member_data_is_rejected():
     body[200:210] = b"\x00" * 10  # inside the compressed data: CRC or inflate fails
     with pytest.raises(BhavcopyError, match="corrupt or truncated"):
         rawfile.read_member(bytes(body), DAY, "f.zip", MEMBER, 10**8)
+
+
+def encrypted(body: bytes) -> bytes:
+    """The zip with its member marked encrypted (bit 0 of the flags), as a password-protected zip is."""
+    data = bytearray(body)
+    local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
+    data[local + 6] |= 0x1
+    data[central + 8] |= 0x1
+    return bytes(data)
+
+
+def test_an_encrypted_zip_is_refused_naming_the_date():
+    with pytest.raises(BhavcopyError, match=r"^2025-06-18 f\.zip: zip member '.*' is encrypted \(password-protected\)"):
+        rawfile.read_member(encrypted(BODY), DAY, "f.zip", MEMBER, 10**8)
+
+
+def test_a_bare_csv_where_a_zip_belongs_is_named_so():
+    csv_bytes = rawfile.read_member(BODY, DAY, "f.zip", MEMBER, 10**8)[1]
+    with pytest.raises(BhavcopyError, match=r"^2025-06-18 f\.zip: a bare CSV file \(517153 bytes\) where NSE serves a zip$"):
+        rawfile.read_member(csv_bytes, DAY, "f.zip", MEMBER, 10**8)

@@ -112,3 +112,37 @@ def test_redirect_to_another_host_is_refused(nse_server):
     with pytest.raises(BhavcopyError, match="only 127.0.0.1"):
         fetch(nse_server, UDIFF_DAY)
     assert all(path.startswith("/content/") for path in nse_server.paths_requested())
+
+
+def test_a_zip_served_as_text_html_is_a_zip(nse_server):
+    """Decided by the bytes: the zip magic wins over a wrong Content-Type."""
+    nse_server.fault(UDIFF_FILE, Fault(body=(DATA / UDIFF_FILE).read_bytes(), content_type="text/html"))
+    assert fetch(nse_server, UDIFF_DAY).body == (DATA / UDIFF_FILE).read_bytes()
+
+
+BOUNDARY_DAY = date(2024, 7, 5)  # NSE served this day in both layouts; the legacy route is tried first
+BOUNDARY_UDIFF = "BhavCopy_NSE_CM_0_0_0_20240705_F_0000.csv.zip"
+
+
+@pytest.mark.parametrize("fault", [
+    Fault(status=503, body=b"busy", content_type="text/plain"),
+    Fault(status=500, body=b"error", content_type="text/plain"),
+    Fault(status=302, body=b"", content_type="text/plain", headers={"Location": "/maintenance.html"}),
+    Fault(status=301, body=b"", content_type="text/plain", headers={"Location": "http://evil.example/x.zip"}),
+], ids=["503", "500", "redirect", "redirect-to-another-host"])
+def test_at_the_format_boundary_a_failing_route_does_not_stop_the_other(nse_server, fault):
+    nse_server.put(BOUNDARY_UDIFF, b"PK\x03\x04 the udiff zip")
+    nse_server.fault("cm05JUL2024bhav.csv.zip", fault)
+    fetched = fetch(nse_server, BOUNDARY_DAY, retries=1)
+    assert (fetched.route, fetched.body) == ("cm-udiff", b"PK\x03\x04 the udiff zip")
+    assert nse_server.paths_requested()[0] == "/content/historical/EQUITIES/2024/JUL/cm05JUL2024bhav.csv.zip"
+
+
+def test_when_no_route_serves_the_error_lists_every_route_tried(nse_server):
+    nse_server.fault("cm05JUL2024bhav.csv.zip", Fault(status=503, body=b"busy", content_type="text/plain"))
+    with pytest.raises(BhavcopyError) as caught:
+        fetch(nse_server, BOUNDARY_DAY, retries=0)
+    assert not isinstance(caught.value, NoFileError)
+    assert str(caught.value) == (
+        f"2024-07-05 {nse_server.url}/content/historical/EQUITIES/2024/JUL/cm05JUL2024bhav.csv.zip: HTTP 503 after "
+        f"retries; also tried {nse_server.url}/content/cm/{BOUNDARY_UDIFF} (HTTP 404)")

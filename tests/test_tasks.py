@@ -253,7 +253,7 @@ def test_bad_rows_land_in_rejects_and_nothing_is_lost(data_dir, nse_server, run_
     assert run_tasks(BhavcopyETL(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
     rejects = pq.read_table(layout.rejects_path(data_dir, "cm", UDIFF_DAY)).to_pylist()
     reasons = sorted(r["reason"] for r in rejects)
-    assert reasons == ["duplicate row", "high < low", "missing or negative volume", "missing symbol"]
+    assert reasons == ["duplicate row", "high < low", "missing symbol", "negative volume"]
     lake = pq.read_table(layout.lake_path(data_dir, "cm", UDIFF_DAY))
     assert lake.num_rows + len(rejects) == len(rows) + 1
     assert lake.num_rows == 2993 - 3

@@ -68,7 +68,8 @@ def test_table_has_the_documented_shape(data_dir, nse_server, run_tasks):
     assert columns["trade_date"] == "Date"
     assert columns["series"] == "LowCardinality(String)"
     assert columns["isin"] == "Nullable(String)" and columns["trades"] == "Nullable(Int64)"
-    assert columns["close"] == "Float64" and columns["volume"] == "Int64"
+    assert columns["close"] == "Nullable(Float64)" and columns["volume"] == "Nullable(Int64)"  # empty is null
+    assert columns["symbol"] == "String"
 
 
 def test_reload_is_idempotent(data_dir, nse_server, run_tasks):

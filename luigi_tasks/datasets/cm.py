@@ -1,10 +1,22 @@
-"""Capital-market (equity) bhavcopy: legacy `cm…bhav.csv.zip` until 2024-07-05, UDiFF after.
+"""Capital-market (equity) bhavcopy, from 1994-11-03: legacy `cm…bhav.csv.zip` until 2024-07-05, UDiFF after.
 
-Rules: a row is rejected for a missing symbol or series; a missing or non-positive open, high,
-low, close or prev_close; a missing or negative last (zero is allowed: NSE prints LAST 0.0 on some
-debt rows, e.g. SREIBNPNCD NT on 2022-12-02); high < low; a missing or negative volume or
-turnover; or a repeated (symbol, series). A close or open outside [low, high] is kept (trade-for-trade series
-publish a close that was not traded) and counted as `price_outside_range_rows`.
+Layouts, by era (how sure: "seen" = in real files or users' reports, "about" = the exact day unknown):
+- 1994-11-03 to about 2010/2011: legacy, 11 columns `SYMBOL,…,TOTTRDVAL,TIMESTAMP,` (no TOTALTRADES,
+  no ISIN; seen still so on 2007-08-29). Until about 2005 the TIMESTAMP day is not zero-padded
+  (`8-MAY-1995`, `2-JAN-2004`, seen); some files have CRLF line endings (seen).
+- about 2011 to 2024-07-05: legacy, 13 columns `…,TIMESTAMP,TOTALTRADES,ISIN,` (seen on 2022-12-01).
+  Both legacy eras: a trailing comma on every line, but a few days lack it (users' reports); one
+  day has a two-digit year (`13-Jul-20`, 2020-07-13).
+- from 2024-07-08 (NSE also serves 2024-07-05): UDiFF, 34 columns, ISO dates, `Sgmt` = CM.
+One legacy CsvFormat reads both legacy eras (TOTALTRADES and ISIN optional), so the day the 13-column
+layout starts need not be known.
+
+Rules (reject only what cannot be true): a missing symbol or series; a negative open, high, low,
+close, last or prev_close; high < low; a negative volume, turnover or trades; or a repeated
+(symbol, series). An empty value is null, not a reject: NSE leaves `LastPric` empty on traded debt
+rows (ZT, YT). Zero prices are kept (NSE prints LAST 0.0 on some debt rows, e.g. SREIBNPNCD NT on
+2022-12-02). A close or open outside [low, high] is kept (trade-for-trade series publish a close
+that was not traded) and counted as `price_outside_range_rows`.
 """
 import json
 from datetime import date
@@ -26,12 +38,12 @@ LEGACY = CsvFormat(
         "TOTTRDQTY": pa.int64(), "TOTTRDVAL": pa.float64(), "TIMESTAMP": pa.date32(),
         "TOTALTRADES": pa.int64(), "ISIN": pa.string(),
     },
-    signature=("SYMBOL", "TIMESTAMP"),
+    signature=("SYMBOL", "SERIES", "TIMESTAMP"),
     date_column="TIMESTAMP",
     optional=("TOTALTRADES", "ISIN"),  # files from before about 2011 lack them
     text_dates=("TIMESTAMP",),
 )
-UDIFF = udiff_format()
+UDIFF = udiff_format(segment="CM")
 
 SOURCES = {
     "legacy": {
@@ -53,10 +65,9 @@ def canonical(staged: pa.Table, fmt: str) -> dict:
 
 def rules(table: pa.Table) -> list:
     checks = [quality.missing_text(table, "symbol"), quality.missing_text(table, "series")]
-    checks += [quality.not_positive(table, name) for name in ("open", "high", "low", "close", "prev_close")]
-    checks.append(quality.negative(table, "last"))
+    checks += [quality.negative(table, name) for name in ("open", "high", "low", "close", "last", "prev_close")]
     checks.append(quality.high_below_low(table))
-    checks += [quality.negative(table, "volume"), quality.negative(table, "turnover")]
+    checks += [quality.negative(table, name) for name in ("volume", "turnover", "trades")]
     return checks
 
 
@@ -80,6 +91,7 @@ def _report_query(day: date) -> dict:
 DATASET = Dataset(
     name="cm",
     table="cm_bhavcopy",
+    starts=date(1994, 11, 3),
     zipped=True,
     routes=(
         Route("cm-udiff", lambda d: f"/content/cm/{_udiff_name(d)}.zip", _udiff_name, starts=UDIFF_FROM),

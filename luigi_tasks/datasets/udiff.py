@@ -17,5 +17,7 @@ UDIFF_TYPES = {
 }
 
 
-def udiff_format() -> CsvFormat:
-    return CsvFormat(name="udiff", types=UDIFF_TYPES, signature=("TckrSymb",), date_column="TradDt")
+def udiff_format(segment: str) -> CsvFormat:
+    """CM and F&O share the layout; `Sgmt` tells them apart, so the other segment's file is refused."""
+    return CsvFormat(name="udiff", types=UDIFF_TYPES, signature=("TckrSymb", "Sgmt"), date_column="TradDt",
+                     fixed=(("Sgmt", segment),))

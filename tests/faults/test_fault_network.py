@@ -83,7 +83,9 @@ def test_busy_then_success(data_dir, nse_server, run_tasks, luigi_config, status
     assert run_status == LuigiStatusCode.FAILED
     ((stage, message),) = failed
     assert stage == "DownloadBhavcopy"
-    assert message == f"2025-06-18 {nse_server.url}{URL_PATH}: HTTP {status} after retries"
+    # the other route is tried too, and the message names it
+    assert message == (f"2025-06-18 {nse_server.url}{URL_PATH}: HTTP {status} after retries; also tried "
+                       f"{nse_server.url}/content/historical/EQUITIES/2025/JUN/cm18JUN2025bhav.csv.zip (HTTP 404)")
     assert_nothing_kept(data_dir)
 
     assert run_day(run_tasks) == (LuigiStatusCode.SUCCESS, [])

@@ -12,6 +12,7 @@ import uuid
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import luigi
 import pytest
@@ -228,7 +229,9 @@ def test_redirect_to_other_host_refused(data_dir, nse_server, run_tasks, no_mlfl
         ((family, error),) = failed
         assert family == "DownloadBhavcopy"
         assert str(error).startswith(f"2025-06-18 {nse_server.url}{URL_PATH}: redirected to another host")
-        assert str(error).endswith(f"only {host} is fetched")
+        # every route is tried, each refuses the redirect, and the message names both
+        assert str(error).endswith(f"/content/historical/EQUITIES/2025/JUN/cm18JUN2025bhav.csv.zip "
+                                   f"(redirected to another host ({urlsplit(location).netloc}); only {host} is fetched)")
         assert other.requests == []
     assert_nothing_kept(data_dir)
 
