@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 
 import luigi
 
-from . import lake, layout, rawfile, source, trading_calendar, warehouse
+from . import lake, layout, local_archive, rawfile, source, trading_calendar, warehouse
 from .errors import BhavcopyError
 from .config import calendar, clickhouse, nse, retries, storage
 from .datasets import DATASETS
@@ -142,7 +142,8 @@ class DownloadBhavcopy(DayTask):
         settings = nse()
         max_bytes = settings.max_bytes
         self.report(f"Downloading {self.dataset} {self.date}", 0)
-        fetched = source.fetch(
+        fetched = local_archive.fetch(self.spec, self.date, settings.archive_folders, max_bytes,
+                                      settings.offline) or source.fetch(
             _session(settings.user_agent, settings.referer, settings.http_retries, settings.backoff_factor),
             settings.base_url,
             self.spec.routes_for(self.date),
@@ -151,9 +152,9 @@ class DownloadBhavcopy(DayTask):
             max_bytes,
             site=_web_site(settings.web_url, settings.api_min_interval),
         )
-        # A zip is checked as NSE's zip; only the reports API may answer with the CSV itself.
+        # A zip is checked as NSE's zip; only the reports API or a local file may be the CSV itself.
         served_zip = rawfile.is_zip(fetched.body)
-        csv_served = fetched.from_api and not served_zip
+        csv_served = (fetched.from_api or fetched.route == local_archive.ROUTE) and not served_zip
         member, csv_bytes = self._csv(fetched.body, fetched.url, fetched.member, max_bytes,
                                       zipped=self.spec.zipped and not csv_served)
         self.report(f"Checking {member} from {fetched.route} ({len(fetched.body):,} bytes)", 60)
@@ -165,6 +166,7 @@ class DownloadBhavcopy(DayTask):
             "dataset": self.dataset,
             "route": fetched.route,
             "url": fetched.url,
+            **({"source_path": fetched.url} if fetched.route == local_archive.ROUTE else {}),
             "member": member,
             "format": source_format,
             "content": "zip" if served_zip else "csv",
