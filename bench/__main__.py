@@ -1,4 +1,6 @@
-"""`python -m bench [--days N]`: a year of backfill, its no-op rerun, and a bare baseline, in numbers.
+"""`python -m bench [--days N] [--local-archive]`: a year of backfill, its no-op rerun, and a bare
+baseline, in numbers. `--local-archive` backfills from the mirror's files in a folder instead
+(`NSE_LOCAL_ARCHIVE`, offline); bench/local_archive.py measures the index on its own.
 
 Builds a local NSE mirror of N sessions (default 248, about a year) around the 2024-07-08 format
 switch, serves it on 127.0.0.1, runs RangeDaily over it from an empty DATA_DIR with the embedded
@@ -56,6 +58,8 @@ def main(argv=None) -> int:
     parser.add_argument("--days", type=int, default=248, help="trading days to backfill (default 248)")
     parser.add_argument("--dir", help="work folder (default: a fresh one under /dev/shm); deleted unless --keep")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--local-archive", action="store_true",
+                        help="backfill from the same files in a local folder, offline (NSE_LOCAL_ARCHIVE)")
     args = parser.parse_args(argv)
 
     base = args.dir or tempfile.mkdtemp(prefix="nse-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
@@ -67,6 +71,12 @@ def main(argv=None) -> int:
         env = {key: value for key, value in os.environ.items()
                if not key.startswith(("CLICKHOUSE_", "MLFLOW_", "CHDB_", "LUIGI_CONFIG"))}
         env.update(DATA_DIR=str(work / "pipeline"), NSE_BASE_URL=server.url, PYTHONUNBUFFERED="1")
+        if args.local_archive:
+            for url_path, body in files.items():
+                target = work / "archive" / url_path.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(body)
+            env.update(NSE_LOCAL_ARCHIVE=str(work / "archive"), NSE_OFFLINE="true")
         start, stop = days[0].isoformat(), (days[-1] + timedelta(days=1)).isoformat()
         luigi_cmd = [sys.executable, "-m", "luigi", "--module", "luigi_tasks", "RangeDaily", "--of", "BhavcopyETL",
                      "--start", start, "--stop", stop, "--BhavcopyETL-datasets", '["cm"]',
@@ -77,6 +87,8 @@ def main(argv=None) -> int:
             print(backfill.stdout[-5000:])
             raise SystemExit(f"backfill failed with exit code {backfill.returncode}")
         requests_after_backfill = len(server.requests)
+        if args.local_archive and requests_after_backfill:
+            raise SystemExit(f"an offline backfill from the local archive made {requests_after_backfill} requests")
         noop_s, noop_rss, noop = timed(luigi_cmd, env)
         if noop.returncode != 0 or len(server.requests) != requests_after_backfill:
             raise SystemExit("the rerun was not a no-op")

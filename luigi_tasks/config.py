@@ -41,7 +41,8 @@ class storage(EnvConfig):
 class nse(EnvConfig):
     """How we talk to NSE's archive: polite, bounded, retried."""
 
-    env_vars = {"base_url": "NSE_BASE_URL", "web_url": "NSE_WEB_URL"}
+    env_vars = {"base_url": "NSE_BASE_URL", "web_url": "NSE_WEB_URL",
+                "local_archive": "NSE_LOCAL_ARCHIVE", "offline": "NSE_OFFLINE"}
     base_url = luigi.Parameter(
         default="https://nsearchives.nseindia.com", description="Archive host (env NSE_BASE_URL)"
     )
@@ -67,9 +68,20 @@ class nse(EnvConfig):
         default=200, description="Largest uncompressed CSV accepted; guards against zip bombs"
     )
 
+    local_archive = luigi.Parameter(
+        default="", description="Folders of NSE files you already have, searched (recursively) before NSE: "
+                                "one, or several separated by ':' as in PATH (env NSE_LOCAL_ARCHIVE)"
+    )
+    offline = luigi.BoolParameter(default=False, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
+                                  description="Never ask NSE: a day not in the local archive fails (env NSE_OFFLINE)")
+
     @property
     def max_bytes(self) -> int:
         return self.max_member_mb * 1024 * 1024
+
+    @property
+    def archive_folders(self) -> tuple[str, ...]:
+        return tuple(folder for folder in self.local_archive.split(os.pathsep) if folder.strip())
 
 
 class clickhouse(EnvConfig):

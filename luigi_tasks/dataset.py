@@ -3,6 +3,7 @@
 One `Dataset` per NSE file (datasets/cm.py, fo.py, delivery.py). The tasks only ask a dataset
 to peek, parse, map and validate, so adding a dataset touches neither the tasks nor the layout.
 """
+import posixpath
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
@@ -29,6 +30,8 @@ class Dataset:
     rules: quality.Rules
     warnings: Callable[[pa.Table], int] = field(default=lambda good: 0)
     low_cardinality: tuple[str, ...] = ("source_format",)
+    # Names other tools save the day's file under, for `[nse] local_archive` (NSE's own come from the routes).
+    local_names: Callable[[date], list[str]] = field(default=lambda day: [])
 
     @property
     def raw_suffix(self) -> str:
@@ -37,6 +40,13 @@ class Dataset:
     def routes_for(self, day: date) -> list[Route]:
         """The routes to try for a day, in order (see source.order_routes)."""
         return order_routes(self.routes, day)
+
+    def archive_names(self, day: date) -> list[str]:
+        """The names the day's file may have in a user's archive (local_archive.py): NSE's own first,
+        each archive route's file and its CSV member, then `local_names`."""
+        nse_names = [name for route in self.routes if not route.on_web
+                     for name in (posixpath.basename(route.path(day)), route.member(day))]
+        return list(dict.fromkeys([*nse_names, *self.local_names(day)]))
 
     def peek(self, csv_bytes: bytes, day: date, file: str) -> str:
         return formats.peek(csv_bytes, list(self.formats), day, file)

@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 
 import luigi
 
-from . import availability, lake, layout, nse_holidays, rawfile, source, trading_calendar, warehouse
+from . import availability, lake, layout, local_archive, nse_holidays, rawfile, source, trading_calendar, warehouse
 from .config import calendar, clickhouse, nse, retries, storage
 from .datasets import DATASETS
 from .errors import BhavcopyError, NoFileError
@@ -103,7 +103,11 @@ def default_trade_date() -> date:
 
 
 def _fetch(dataset: str, day: date) -> source.Fetched:
+    """The user's own archive first ([nse] local_archive), then NSE's routes unless [nse] offline."""
     settings = nse()
+    found = local_archive.fetch(DATASETS[dataset], day, settings.archive_folders, settings.max_bytes, settings.offline)
+    if found is not None:
+        return found
     return source.fetch(
         _nse_session(),
         settings.base_url,
@@ -236,9 +240,9 @@ class DownloadBhavcopy(DayTask):
         max_bytes = settings.max_bytes
         self.report(f"Downloading {self.dataset} {self.date}", 0)
         fetched = fetch_day(self.dataset, self.date)
-        # A zip is checked as NSE's zip; only the reports API may answer with the CSV itself.
+        # A zip is checked as NSE's zip; only the reports API or a local file may be the CSV itself.
         served_zip = rawfile.is_zip(fetched.body)
-        csv_served = fetched.from_api and not served_zip
+        csv_served = (fetched.from_api or fetched.route == local_archive.ROUTE) and not served_zip
         member, csv_bytes = self._csv(fetched.body, fetched.url, fetched.member, max_bytes,
                                       zipped=self.spec.zipped and not csv_served)
         self.report(f"Checking {member} from {fetched.route} ({len(fetched.body):,} bytes)", 60)
@@ -250,6 +254,7 @@ class DownloadBhavcopy(DayTask):
             "dataset": self.dataset,
             "route": fetched.route,
             "url": fetched.url,
+            **({"source_path": fetched.url} if fetched.route == local_archive.ROUTE else {}),
             "member": member,
             "format": source_format,
             "content": "zip" if served_zip else "csv",

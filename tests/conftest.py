@@ -8,7 +8,7 @@ import pytest
 from luigi.configuration import get_config
 from luigi.task_register import Register
 
-from luigi_tasks import metrics, tasks
+from luigi_tasks import local_archive, metrics, tasks
 from nse_server import NSEServer
 
 DATA = Path(__file__).parent / "data"
@@ -44,13 +44,14 @@ def mlflow_uri(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def fresh_tasks():
     """Luigi caches task instances per process, and a run keeps one HTTP session (with the main
-    site's cookies): neither may leak from one test into the next."""
+    site's cookies) and one index of the local archive: none may leak from one test into the next."""
     Register.clear_instance_cache()
     tasks._session.cache_clear()
     tasks._web_site.cache_clear()
     tasks._holiday_list.cache_clear()
     tasks._PROBES.clear()
     tasks._UNKNOWN_LOGGED.clear()
+    local_archive.index.cache_clear()
 
 
 @pytest.fixture(autouse=True)

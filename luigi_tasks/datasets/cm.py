@@ -107,4 +107,6 @@ DATASET = Dataset(
     rules=rules,
     warnings=lambda good: quality.outside_low_high(good, "close", "open"),
     low_cardinality=("series", "source_format"),
+    # jugaad-data's bhavcopy_save: the CSV bare, month in title case (cm01Dec2022bhav.csv).
+    local_names=lambda d: [f"cm{d:%d%b%Y}bhav.csv"],
 )

@@ -87,4 +87,6 @@ DATASET = Dataset(
     rules=rules,
     warnings=lambda good: quality.outside_low_high(good, "close", "open"),
     low_cardinality=("series", "source_format"),
+    # jugaad-data's full_bhavcopy_save writes sec_bhavdata_full_01Dec2022bhav.csv; its docs say 01122022bhav.
+    local_names=lambda d: [f"sec_bhavdata_full_{d:%d%b%Y}bhav.csv", f"sec_bhavdata_full_{d:%d%m%Y}bhav.csv"],
 )

@@ -155,4 +155,6 @@ DATASET = Dataset(
     rules=rules,
     warnings=traded_outside_low_high,
     low_cardinality=("instrument_type", "option_type", "exercise_style", "source_format"),
+    # jugaad-data's bhavcopy_fo_save: the CSV bare, month in title case (fo01Dec2022bhav.csv).
+    local_names=lambda d: [f"fo{d:%d%b%Y}bhav.csv"],
 )
