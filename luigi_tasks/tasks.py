@@ -253,7 +253,7 @@ class LoadClickHouse(DayTask):
     """
 
     attempts_setting = "load"
-    resources = {"clickhouse": 1}  # chdb allows one writer; luigid serialises loads across runs
+    resources = {"clickhouse": 1}  # one load at a time per scheduler; across processes, warehouse.exclusive_client
 
     def requires(self):
         return WriteParquet(date=self.date, dataset=self.dataset)
@@ -266,16 +266,16 @@ class LoadClickHouse(DayTask):
         settings = clickhouse()
         rows = lake.read_table(self.input().path)
         self.report(f"Loading {rows.num_rows} rows into ClickHouse", 0)
-        client = warehouse.connect(
-            settings.host, settings.port, settings.user, settings.password, settings.secure,
-            settings.chdb_path or str(layout.chdb_path(self.root)), settings.health_timeout,
-        )
-        warehouse.health_check(client)
         table = settings.table_for(self.dataset)
-        warehouse.ensure_table(client, settings.database, table, self.spec.schema, self.spec.order_by,
-                               self.spec.low_cardinality)
-        self.report(f"Replacing {self.date} in {settings.database}.{table}", 30)
-        loaded = warehouse.load_day(client, settings.database, table, rows, self.date)
+        with warehouse.exclusive_client(
+            settings.host, settings.port, settings.user, settings.password, settings.secure,
+            settings.chdb_path or str(layout.chdb_path(self.root)), settings.health_timeout, settings.lock_timeout,
+        ) as client:
+            warehouse.health_check(client)
+            warehouse.ensure_table(client, settings.database, table, self.spec.schema, self.spec.order_by,
+                                   self.spec.low_cardinality)
+            self.report(f"Replacing {self.date} in {settings.database}.{table}", 30)
+            loaded = warehouse.load_day(client, settings.database, table, rows, self.date)
         marker = {
             "date": self.date.isoformat(),
             "rows": loaded,
