@@ -2,7 +2,15 @@
 from datetime import date
 
 
-class BhavcopyError(Exception):
+class ExplainedError(Exception):
+    """A failure whose message says all an operator needs; its traceback is for the debug log."""
+
+
+class OutsideDataDirError(ExplainedError):
+    """A path under DATA_DIR leads out of it through a symlink: nothing is written there."""
+
+
+class BhavcopyError(ExplainedError):
     """A file for a trading day is missing, malformed or not what NSE should have sent."""
 
     def __init__(self, day: date, file: str, problem: str):

@@ -33,7 +33,8 @@ from datetime import date
 
 import luigi
 
-from . import config
+from . import config, layout
+from .errors import OutsideDataDirError
 from .tasks import BhavcopyETL, DayTask
 
 logger = logging.getLogger("luigi-interface")
@@ -55,7 +56,8 @@ def tracking_uri() -> str:
     uri = config.tracking().uri
     if uri:
         return uri
-    return "sqlite:///" + os.path.abspath(os.path.join(config.storage().data_dir, "mlflow.db"))
+    root = config.storage().root
+    return "sqlite:///" + os.path.abspath(layout.inside(root, layout.mlflow_path(root)))
 
 
 def redact(text: str) -> str:
@@ -207,7 +209,11 @@ def _finish(day: date, status: str, error: str | None) -> None:
 
 def log_run(day: date, params: dict[str, str], metrics: dict[str, float], status: str) -> None:
     """Queue one finished run for the writer process; never blocks on MLflow."""
-    settings, uri = config.tracking(), tracking_uri()
+    try:
+        settings, uri = config.tracking(), tracking_uri()
+    except OutsideDataDirError as exc:
+        logger.warning("MLflow run for %s not recorded: %s", day, exc)
+        return
     _writer().send({
         "uri": uri,
         "uri_shown": redact(uri),

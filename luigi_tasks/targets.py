@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 import luigi
 
+from .layout import inside
+
 
 def _writer_alive(temp_path: str) -> bool:
     """True if the process named in `.name.tmp-PID-N` still runs (and is not us: ours are dead)."""
@@ -35,8 +37,16 @@ def _writer_alive(temp_path: str) -> bool:
 
 
 class AtomicLocalTarget(luigi.LocalTarget):
+    """`root`: the folder no write may leave (DATA_DIR), checked before anything is written."""
+
+    def __init__(self, path, root=None, **kwargs):
+        super().__init__(path, **kwargs)
+        self.root = root
+
     @contextmanager
     def temporary_path(self):
+        if self.root is not None:
+            inside(self.root, self.path)
         folder, name = os.path.split(self.path)
         if folder:
             self.fs.mkdir(folder, parents=True, raise_if_exists=False)

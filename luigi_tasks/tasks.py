@@ -73,7 +73,7 @@ class DayTask(luigi.Task):
         return DATASETS[self.dataset]
 
     def target(self, path_for) -> AtomicLocalTarget:
-        return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)))
+        return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)), root=self.root)
 
     attempts_setting = ""  # which `[retries]` option bounds this stage's attempts
 
@@ -269,7 +269,8 @@ class LoadClickHouse(DayTask):
         table = settings.table_for(self.dataset)
         with warehouse.exclusive_client(
             settings.host, settings.port, settings.user, settings.password, settings.secure,
-            settings.chdb_path or str(layout.chdb_path(self.root)), settings.health_timeout, settings.lock_timeout,
+            settings.chdb_path or str(layout.inside(self.root, layout.chdb_path(self.root))), settings.health_timeout,
+            settings.lock_timeout,
         ) as client:
             warehouse.health_check(client)
             warehouse.ensure_table(client, settings.database, table, self.spec.schema, self.spec.order_by,

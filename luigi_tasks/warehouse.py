@@ -21,6 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
+from .errors import ExplainedError
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -43,7 +45,7 @@ _embedded_pid: int | None = None
 _CHDB_OPTIONS = {"background_pool_size": 16}
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(ExplainedError, RuntimeError):
     """ClickHouse unreachable, refusing us, or holding other data than we loaded."""
 
 
@@ -184,10 +186,10 @@ class _FolderLease:
                 return
             self.release()
         os.makedirs(os.path.dirname(folder), exist_ok=True)
-        fd = os.open(folder + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = _open_beside(folder, ".lock")
         try:
             if not self._try(fd):
-                with open(folder + ".waiting", "a") as waiting:
+                with open(_open_beside(folder, ".waiting")) as waiting:
                     fcntl.flock(waiting, fcntl.LOCK_SH)  # seen by the holder: let go after this load
                     deadline = time.monotonic() + wait_seconds
                     while not self._try(fd):
@@ -214,11 +216,11 @@ class _FolderLease:
 
     def someone_waits(self) -> bool:
         try:
-            with open(self.folder + ".waiting", "a") as waiting:
+            with open(_open_beside(self.folder, ".waiting")) as waiting:
                 if not self._try(waiting.fileno()):
                     return True
                 fcntl.flock(waiting, fcntl.LOCK_UN)
-        except OSError:
+        except (OSError, WarehouseError):
             pass
         return False
 
@@ -246,6 +248,16 @@ class _FolderLease:
                 if self.someone_waits():
                     self.release()
                     return
+
+
+def _open_beside(folder: str, suffix: str) -> int:
+    """The lease's file next to the engine folder; never through a symlink (O_NOFOLLOW)."""
+    path = folder + suffix
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        cause = "it is a symlink, which is never followed" if os.path.islink(path) else exc.strerror
+        raise WarehouseError(f"cannot open {path}: {cause}") from exc
 
 
 def _holder(fd: int) -> str:
