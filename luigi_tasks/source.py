@@ -8,6 +8,8 @@ route"; anything else that is wrong is an error, and a day no route serves is ne
 holiday (the calendar alone says that). Retries of 429, 5xx and dropped connections are
 urllib3's `Retry`, not a loop here.
 """
+import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .errors import BhavcopyError, NoFileError
+from .errors import BhavcopyError, NetworkError, NoFileError
 from .rawfile import is_zip
 
 UDIFF_FROM = date(2024, 7, 8)
@@ -143,16 +145,15 @@ class WebSite:
         return {"Accept": "application/json, text/plain, */*", "Accept-Language": "en-US,en;q=0.9",
                 "Referer": self.url + "/"}
 
-    def prime(self, session: requests.Session, timeout, force: bool = False) -> bool:
+    def prime(self, session: requests.Session, timeout, day: date, force: bool = False) -> bool:
         """GET the home page for its cookies; False when the last priming is too recent to repeat."""
         with self.lock:
             now = time.monotonic()
             if self.primed_at is not None and (not force or now - self.primed_at < self.prime_interval):
                 return False
             self.primed_at = now
-        response = session.get(self.url + "/", timeout=timeout, allow_redirects=False,
-                               headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
-                                        "Accept-Language": "en-US,en;q=0.9"})
+        response = _get(session, self.url + "/", day, timeout,
+                        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "en-US,en;q=0.9"})
         response.close()
         return True
 
@@ -164,11 +165,37 @@ class WebSite:
             time.sleep(wait)
 
 
+# What went wrong on the way to a host, most telling first: urllib3's NewConnectionError is a
+# ConnectTimeoutError too, so refusals and name lookups are looked for before timeouts.
+_NETWORK_CAUSES = [
+    ((urllib3.exceptions.NameResolutionError, socket.gaierror), "name resolution failed"),
+    ((ConnectionRefusedError,), "connection refused"),
+    ((ssl.SSLError, urllib3.exceptions.SSLError, requests.exceptions.SSLError), "TLS error"),
+    ((urllib3.exceptions.ReadTimeoutError, requests.exceptions.ReadTimeout), "read timed out"),
+    ((urllib3.exceptions.ConnectTimeoutError, requests.exceptions.ConnectTimeout, TimeoutError), "connect timed out"),
+    ((ConnectionResetError, ConnectionAbortedError, urllib3.exceptions.ProtocolError), "connection reset"),
+]
+
+
+def network_cause(exc: BaseException) -> str:
+    """A few words for why a request failed, from requests' exception and everything it wraps."""
+    chain, todo = [], [exc]
+    while todo:
+        error = todo.pop()
+        if isinstance(error, BaseException) and all(error is not seen for seen in chain):
+            chain.append(error)
+            todo += [error.__cause__, error.__context__, getattr(error, "reason", None), *error.args]
+    for types, cause in _NETWORK_CAUSES:
+        if any(isinstance(error, types) for error in chain):
+            return cause
+    return exc.__class__.__name__
+
+
 def _get(session, url, day, timeout, **kwargs) -> requests.Response:
     try:
         return session.get(url, timeout=timeout, stream=True, allow_redirects=False, **kwargs)
     except requests.RequestException as exc:
-        raise BhavcopyError(day, url, f"request failed after retries: {exc.__class__.__name__}: {exc}") from exc
+        raise NetworkError(day, url, urlsplit(url).netloc, network_cause(exc)) from exc
 
 
 def _is_json(response: requests.Response, body: bytes) -> bool:
@@ -185,10 +212,10 @@ def _looks_like_csv(body: bytes) -> bool:
 
 
 def _api_get(session, site: WebSite, url: str, route: Route, day: date, timeout) -> requests.Response:
-    site.prime(session, timeout)
+    site.prime(session, timeout, day)
     site.pace()
     response = _get(session, url, day, timeout, params=route.query(day), headers=site.headers())
-    if response.status_code in (401, 403) and site.prime(session, timeout, force=True):
+    if response.status_code in (401, 403) and site.prime(session, timeout, day, force=True):
         response.close()
         site.pace()
         response = _get(session, url, day, timeout, params=route.query(day), headers=site.headers())
@@ -206,14 +233,23 @@ def fetch(
     site: WebSite | None = None,
 ) -> Fetched:
     """Try each route for the day; return the first file served, or raise NoFileError."""
-    attempts = []
+    attempts, unreachable, failure = [], {}, None
     for route in order_routes(routes, day):
         if route.on_web and site is None:
             continue
         base = site.url if route.on_web else base_url.rstrip("/")
         host = urlsplit(base).netloc
         url = base + route.path(day)
-        response = _api_get(session, site, url, route, day, timeout) if route.on_web else _get(session, url, day, timeout)
+        if host in unreachable:  # it would fail as it just did, after as many retries
+            attempts.append((url, f"not tried: {unreachable[host]}"))
+            continue
+        try:
+            response = _api_get(session, site, url, route, day, timeout) if route.on_web else _get(session, url, day, timeout)
+        except NetworkError as exc:
+            failure = failure or exc
+            unreachable[host] = f"cannot reach {exc.host}: {exc.cause}"
+            attempts.append((url, unreachable[host] + ("" if exc.file == url else f", at {exc.file} for cookies")))
+            continue
         shown = response.url if route.on_web else url
         with response:
             if response.is_redirect:
@@ -240,4 +276,6 @@ def fetch(
                 raise BhavcopyError(day, shown, f"route {route.name} answered 200 with neither a zip nor a CSV "
                                                 f"({response.headers.get('Content-Type', 'no content type')})")
             return Fetched(route.name, shown, route.member(day), body, route.on_web)
+    if failure:  # a host that did not answer is no proof that NSE published nothing
+        raise NetworkError(day, failure.file, failure.host, failure.cause, attempts) from failure
     raise NoFileError(day, attempts)

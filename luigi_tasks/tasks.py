@@ -16,6 +16,7 @@ import luigi
 from . import lake, layout, rawfile, source, trading_calendar, warehouse
 from .config import calendar, clickhouse, nse, retries, storage
 from .datasets import DATASETS
+from .errors import ExplainedError
 from .targets import AtomicLocalTarget
 
 logger = logging.getLogger("luigi-interface")
@@ -104,6 +105,12 @@ class DayTask(luigi.Task):
         """
         for path in layout.downstream(self.task_family, self.root, self.dataset, self.date):
             path.unlink(missing_ok=True)
+
+    def on_failure(self, exception):
+        """The scheduler, the visualiser and failure e-mails get the one line an ExplainedError says."""
+        if isinstance(exception, ExplainedError):
+            return str(exception)
+        return super().on_failure(exception)
 
     def report(self, message: str, percent: int | None = None) -> None:
         """Status for the visualiser; the worker sets these callbacks, a direct run() has none."""
