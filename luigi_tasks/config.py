@@ -115,6 +115,9 @@ class clickhouse(EnvConfig):
         default="", description="Embedded engine folder; empty means DATA_DIR/clickhouse (env CHDB_PATH)"
     )
     health_timeout = luigi.FloatParameter(default=5.0, description="Seconds for the SELECT 1 before a load")
+    lock_timeout = luigi.FloatParameter(
+        default=120.0, description="Seconds a load waits for another process to let go of the embedded engine"
+    )
 
     def table_for(self, dataset: str) -> str:
         return getattr(self, f"{dataset}_table")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from .datasets import DATASETS
+from .errors import OutsideDataDirError
 
 
 def lake_name(dataset: str) -> str:
@@ -67,6 +68,20 @@ def chdb_path(root: Path) -> Path:
 def seal_path(path: Path) -> Path:
     """The hidden seal beside a data file (targets.SealedTarget): bytes, sha256, rows."""
     return path.parent / f".{path.name}.seal.json"
+
+
+def mlflow_path(root: Path) -> Path:
+    return root / "mlflow.db"
+
+
+def inside(root: Path, path) -> Path:
+    """`path`, once no symlink along it (dangling or not) leads out of `root`; every write under
+    DATA_DIR asks here first. `root` itself may be a symlink: it is where the data lives."""
+    real_root, real = os.path.realpath(root), os.path.realpath(path)
+    if os.path.commonpath([real_root, real]) != real_root:
+        raise OutsideDataDirError(f"{path} leads to {real}, outside DATA_DIR ({real_root}), through a symlink; "
+                                  "nothing is written there: remove the link")
+    return Path(path)
 
 
 def dates_in(folder: Path, suffix: str, sealed: bool = False) -> set[date]:

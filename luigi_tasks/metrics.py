@@ -1,15 +1,22 @@
 """Luigi events -> one MLflow run per trade date and invocation. Tasks never import mlflow.
 
 Stages put counts in `task.metrics`; their durations come from Luigi's PROCESSING_TIME event.
-Everything for a date is buffered in this process and written in one batch when the date
-ends: `BhavcopyETL` succeeds (status=success) or any of its stages fails (status=failed,
+Everything for a date is gathered in the scheduling process and written in one batch when the
+date ends: `BhavcopyETL` succeeds (status=success) or any of its stages fails (status=failed,
 error=...). MLflow params cannot change, so every invocation that does work for a date opens a
 new run named `bhavcopy-etl-<date>`, tagged `trade_date`; the newest is the current one.
+
+With `--workers N > 1` Luigi forks a process per task, and a task's PROCESSING_TIME, SUCCESS and
+FAILURE fire in that child; DEPENDENCY_DISCOVERED fires in the scheduling process, before any
+fork. There this module opens a pipe; children write each event to it as one JSON line of at
+most PIPE_BUF bytes (so lines of several children never interleave, and a write never waits on a
+lock), and a thread of the scheduling process applies them in order. With one worker nothing
+forks, and events are applied where they fire.
 
 MLflow is never a point of failure: runs are written by a child process (mlflow_writer.py), so
 a task never waits on MLflow; its requests are bounded (timeout, no retries), after the first
 failure it drops the rest with one warning, and at exit it gets `[tracking] drain_timeout`
-seconds to finish. Buffering is per process, which matches Luigi's default of one worker.
+seconds to finish.
 """
 import atexit
 import json
@@ -17,14 +24,17 @@ import logging
 import os
 import queue
 import re
+import select
 import subprocess
 import sys
 import threading
+import time
 from datetime import date
 
 import luigi
 
-from . import config
+from . import config, layout
+from .errors import OutsideDataDirError
 from .tasks import BhavcopyETL, DayTask
 
 logger = logging.getLogger("luigi-interface")
@@ -46,7 +56,8 @@ def tracking_uri() -> str:
     uri = config.tracking().uri
     if uri:
         return uri
-    return "sqlite:///" + os.path.abspath(os.path.join(config.storage().data_dir, "mlflow.db"))
+    root = config.storage().root
+    return "sqlite:///" + os.path.abspath(layout.inside(root, layout.mlflow_path(root)))
 
 
 def redact(text: str) -> str:
@@ -59,6 +70,7 @@ def redact(text: str) -> str:
 
 @luigi.Task.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
 def _on_dependency(task, dependency):
+    _open_channel()
     if isinstance(task, BhavcopyETL):
         _etl_params[task.date] = (task.load_to_clickhouse, tuple(task.datasets))
 
@@ -72,21 +84,105 @@ def metric_name(task: DayTask, name: str) -> str:
 def _on_processing_time(task, seconds):
     name = DURATION_METRICS.get(task.task_family)
     if name and isinstance(task, DayTask):
-        _pending.setdefault(task.date, {})[metric_name(task, name)] = round(seconds, 6)
+        _route(["metrics", task.date.isoformat(), {metric_name(task, name): round(seconds, 6)}])
 
 
 @luigi.Task.event_handler(luigi.Event.SUCCESS)
 def _on_success(task):
     if isinstance(task, DayTask):
-        _pending.setdefault(task.date, {}).update({metric_name(task, k): v for k, v in task.metrics.items()})
+        _route(["metrics", task.date.isoformat(), {metric_name(task, k): v for k, v in task.metrics.items()}])
     elif isinstance(task, BhavcopyETL):
-        _finish(task.date, "success", None)
+        _route(["finish", task.date.isoformat(), "success", None])
 
 
 @luigi.Task.event_handler(luigi.Event.FAILURE)
 def _on_failure(task, exception):
     if isinstance(task, (DayTask, BhavcopyETL)):
-        _finish(task.date, "failed", f"{task.task_family}: {exception}")
+        error = redact(f"{task.task_family}: {exception}")[:ERROR_PARAM_LIMIT]  # redacted before it is cut
+        _route(["finish", task.date.isoformat(), "failed", error])
+
+
+# ---- events from forked workers to the scheduling process ----
+
+_channel: dict = {}  # in the scheduling process and its forks: "pid" (its owner), "write" (the pipe's end)
+_applied = threading.Condition()  # guards _pending and the relay's count of sync lines seen
+_synced = [0]
+SEND_WAIT = 1.0  # seconds a child retries a full pipe before dropping an event (the relay never stalls)
+
+
+def _open_channel() -> None:
+    """In the scheduling process, before Luigi forks: the pipe, and the thread that applies its lines."""
+    if _channel.get("pid") == os.getpid() or not config.tracking().enabled:
+        return
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    _channel.update(pid=os.getpid(), write=write)
+    threading.Thread(target=_relay, args=(read,), name="mlflow-events", daemon=True).start()
+
+
+def _route(event: list) -> None:
+    """Apply an event here, or in a forked worker send it to the scheduling process."""
+    if _channel and _channel["pid"] != os.getpid():
+        _send(event)
+    else:
+        _apply(event)
+
+
+def _send(event: list) -> None:
+    line = json.dumps(event).encode() + b"\n"
+    while len(line) > select.PIPE_BUF and event[0] == "finish":  # only a long error can make a line long
+        event[3] = event[3][: len(event[3]) // 2]
+        line = json.dumps(event).encode() + b"\n"
+    deadline = time.monotonic() + SEND_WAIT
+    while True:
+        try:
+            os.write(_channel["write"], line)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        except OSError:
+            break
+    logger.warning("MLflow events for %s dropped: the scheduling process does not read them", event[1])
+
+
+def _relay(read: int) -> None:
+    with os.fdopen(read, "rb") as lines:
+        for line in lines:
+            try:
+                event = json.loads(line)
+                if event[0] == "sync":
+                    with _applied:
+                        _synced[0] = max(_synced[0], event[1])
+                        _applied.notify_all()
+                else:
+                    _apply(event)
+            except Exception as exc:  # noqa: BLE001 - tracking must never stop the relay
+                logger.warning("MLflow event not recorded (%s: %s)", exc.__class__.__name__, exc)
+
+
+def _sync(seconds: float) -> bool:
+    """Wait until the relay has applied every event that forked workers sent before now."""
+    if _channel.get("pid") != os.getpid():
+        return True
+    with _applied:
+        token = _synced[0] + 1
+    try:
+        os.write(_channel["write"], json.dumps(["sync", token]).encode() + b"\n")
+    except OSError:
+        return False
+    with _applied:
+        return _applied.wait_for(lambda: _synced[0] >= token, timeout=seconds)
+
+
+def _apply(event: list) -> None:
+    kind, day = event[0], date.fromisoformat(event[1])
+    with _applied:
+        if kind == "metrics":
+            _pending.setdefault(day, {}).update(event[2])
+        elif kind == "finish":
+            _finish(day, event[2], event[3])
 
 
 def _finish(day: date, status: str, error: str | None) -> None:
@@ -113,7 +209,11 @@ def _finish(day: date, status: str, error: str | None) -> None:
 
 def log_run(day: date, params: dict[str, str], metrics: dict[str, float], status: str) -> None:
     """Queue one finished run for the writer process; never blocks on MLflow."""
-    settings, uri = config.tracking(), tracking_uri()
+    try:
+        settings, uri = config.tracking(), tracking_uri()
+    except OutsideDataDirError as exc:
+        logger.warning("MLflow run for %s not recorded: %s", day, exc)
+        return
     _writer().send({
         "uri": uri,
         "uri_shown": redact(uri),
@@ -202,12 +302,17 @@ def _writer() -> _Writer:
 
 def drain() -> None:
     """Wait until every queued run is written (tests call this before reading the store)."""
+    seconds = config.tracking().drain_timeout
+    _sync(seconds)
     if _current:
-        _current[0].flush(config.tracking().drain_timeout)
+        _current[0].flush(seconds)
 
 
 @atexit.register
 def _close_at_exit() -> None:
     """A finished `luigi` command waits up to `[tracking] drain_timeout` for its runs to be written."""
+    seconds = config.tracking().drain_timeout
+    if not _sync(seconds):
+        logger.warning("MLflow events of forked workers were not all applied within %s s", seconds)
     while _current:
-        _current.pop().close(config.tracking().drain_timeout)
+        _current.pop().close(seconds)

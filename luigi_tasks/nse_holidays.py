@@ -19,6 +19,7 @@ from pathlib import Path
 
 import requests
 
+from .errors import BhavcopyError
 from .source import WebSite
 from .targets import AtomicLocalTarget
 from .trading_calendar import HolidayList
@@ -63,14 +64,14 @@ def fetch(session: requests.Session, site: WebSite, timeout) -> bytes:
     url = site.url + API_PATH
     params = {"type": "trading"}
     try:
-        site.prime(session, timeout)
+        site.prime(session, timeout, date.today())  # the day only names the error; the list is for no day
         site.pace()
         response = session.get(url, params=params, headers=site.headers(), timeout=timeout, allow_redirects=False)
-        if response.status_code in (401, 403) and site.prime(session, timeout, force=True):
+        if response.status_code in (401, 403) and site.prime(session, timeout, date.today(), force=True):
             site.pace()
             response = session.get(url, params=params, headers=site.headers(), timeout=timeout,
                                    allow_redirects=False)
-    except requests.RequestException as exc:
+    except (requests.RequestException, BhavcopyError) as exc:
         raise HolidayListError(f"{url}: request failed: {exc.__class__.__name__}: {exc}") from exc
     if response.status_code != 200:
         raise HolidayListError(f"{url}: HTTP {response.status_code}")

@@ -8,6 +8,8 @@ route"; anything else that is wrong is an error, and a day no route serves is ne
 holiday (the calendar alone says that). Retries of 429, 5xx and dropped connections are
 urllib3's `Retry`, not a loop here.
 """
+import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .errors import BhavcopyError, NoFileError
+from .errors import BhavcopyError, NetworkError, NoFileError
 from .rawfile import is_zip, looks_like_csv
 
 UDIFF_FROM = date(2024, 7, 8)
@@ -147,16 +149,15 @@ class WebSite:
         return {"Accept": "application/json, text/plain, */*", "Accept-Language": "en-US,en;q=0.9",
                 "Referer": self.url + "/"}
 
-    def prime(self, session: requests.Session, timeout, force: bool = False) -> bool:
+    def prime(self, session: requests.Session, timeout, day: date, force: bool = False) -> bool:
         """GET the home page for its cookies; False when the last priming is too recent to repeat."""
         with self.lock:
             now = time.monotonic()
             if self.primed_at is not None and (not force or now - self.primed_at < self.prime_interval):
                 return False
             self.primed_at = now
-        response = session.get(self.url + "/", timeout=timeout, allow_redirects=False,
-                               headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
-                                        "Accept-Language": "en-US,en;q=0.9"})
+        response = _get(session, self.url + "/", day, timeout,
+                        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "en-US,en;q=0.9"})
         response.close()
         return True
 
@@ -168,11 +169,37 @@ class WebSite:
             time.sleep(wait)
 
 
+# What went wrong on the way to a host, most telling first: urllib3's NewConnectionError is a
+# ConnectTimeoutError too, so refusals and name lookups are looked for before timeouts.
+_NETWORK_CAUSES = [
+    ((urllib3.exceptions.NameResolutionError, socket.gaierror), "name resolution failed"),
+    ((ConnectionRefusedError,), "connection refused"),
+    ((ssl.SSLError, urllib3.exceptions.SSLError, requests.exceptions.SSLError), "TLS error"),
+    ((urllib3.exceptions.ReadTimeoutError, requests.exceptions.ReadTimeout), "read timed out"),
+    ((urllib3.exceptions.ConnectTimeoutError, requests.exceptions.ConnectTimeout, TimeoutError), "connect timed out"),
+    ((ConnectionResetError, ConnectionAbortedError, urllib3.exceptions.ProtocolError), "connection reset"),
+]
+
+
+def network_cause(exc: BaseException) -> str:
+    """A few words for why a request failed, from requests' exception and everything it wraps."""
+    chain, todo = [], [exc]
+    while todo:
+        error = todo.pop()
+        if isinstance(error, BaseException) and all(error is not seen for seen in chain):
+            chain.append(error)
+            todo += [error.__cause__, error.__context__, getattr(error, "reason", None), *error.args]
+    for types, cause in _NETWORK_CAUSES:
+        if any(isinstance(error, types) for error in chain):
+            return cause
+    return exc.__class__.__name__
+
+
 def _get(session, url, day, timeout, **kwargs) -> requests.Response:
     try:
         return session.get(url, timeout=timeout, stream=True, allow_redirects=False, **kwargs)
     except requests.RequestException as exc:
-        raise BhavcopyError(day, url, f"request failed after retries: {exc.__class__.__name__}: {exc}") from exc
+        raise NetworkError(day, url, urlsplit(url).netloc, network_cause(exc)) from exc
 
 
 def _is_json(response: requests.Response, body: bytes) -> bool:
@@ -181,10 +208,10 @@ def _is_json(response: requests.Response, body: bytes) -> bool:
 
 
 def _api_get(session, site: WebSite, url: str, route: Route, day: date, timeout) -> requests.Response:
-    site.prime(session, timeout)
+    site.prime(session, timeout, day)
     site.pace()
     response = _get(session, url, day, timeout, params=route.query(day), headers=site.headers())
-    if response.status_code in (401, 403) and site.prime(session, timeout, force=True):
+    if response.status_code in (401, 403) and site.prime(session, timeout, day, force=True):
         response.close()
         site.pace()
         response = _get(session, url, day, timeout, params=route.query(day), headers=site.headers())
@@ -242,18 +269,35 @@ def fetch(
     """Try each route for the day; return the first file served.
 
     A route answering a 5xx (after urllib3's retries) or a redirect does not stop the others: around
-    the 2024-07-08 switch one layout's route can fail while the other serves. A failed connection or
-    a broken body does stop: every route is on the same host. When no route serves, the error names
-    every route tried: a BhavcopyError led by the first failure if a route failed, else a NoFileError.
+    the 2024-07-08 switch one layout's route can fail while the other serves. A host that cannot be
+    reached is not asked again for its other routes (it would fail as it just did, after as many
+    retries). When no route serves, the error names every route tried: a NetworkError if a host did
+    not answer (no proof that NSE published nothing), a BhavcopyError led by the first failure if a
+    route failed, else a NoFileError.
     """
-    attempts = []
+    attempts, unreachable, failure = [], {}, None
     for route in order_routes(routes, day):
         if route.on_web and site is None:
             continue
-        result = _try_route(session, base_url, route, day, timeout, max_bytes, total_seconds, site)
+        host = urlsplit(site.url if route.on_web else base_url).netloc
+        if host in unreachable:
+            attempts.append(Attempt(base_url.rstrip("/") + route.path(day) if not route.on_web else site.url + route.path(day),
+                                    f"not tried: {unreachable[host]}"))
+            continue
+        try:
+            result = _try_route(session, base_url, route, day, timeout, max_bytes, total_seconds, site)
+        except NetworkError as exc:
+            failure = failure or exc
+            unreachable[host] = f"cannot reach {exc.host}: {exc.cause}"
+            url = (site.url if route.on_web else base_url.rstrip("/")) + route.path(day)
+            attempts.append(Attempt(url, unreachable[host] + ("" if exc.file == url else f", at {exc.file} for cookies")))
+            continue
         if isinstance(result, Fetched):
             return result
         attempts.append(result)
+    if failure:
+        raise NetworkError(day, failure.file, failure.host, failure.cause,
+                           [(a.url, a.status) for a in attempts]) from failure
     failed = [attempt for attempt in attempts if attempt.failed]
     if failed:
         others = "".join(f"; also tried {a.url} ({a.status})" for a in attempts if a is not failed[0])

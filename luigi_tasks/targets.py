@@ -25,6 +25,8 @@ from typing import Callable
 
 import luigi
 
+from .layout import inside
+
 
 def _writer_alive(temp_path: str) -> bool:
     """True if the process named in `.name.tmp-PID-N` still runs (and is not us: ours are dead)."""
@@ -55,9 +57,17 @@ def sha256_of(path: str) -> str:
 
 
 class AtomicLocalTarget(luigi.LocalTarget):
+    """`root`: the folder no write may leave (DATA_DIR), checked before anything is written."""
+
+    def __init__(self, path, root=None, **kwargs):
+        super().__init__(path, **kwargs)
+        self.root = root
+
     @contextmanager
     def temporary_path(self, before_replace: Callable[[], None] | None = None):
         """A hidden temp path, renamed onto the target on success; `before_replace` runs just before."""
+        if self.root is not None:
+            inside(self.root, self.path)
         folder, name = os.path.split(self.path)
         if folder:
             self.fs.mkdir(folder, parents=True, raise_if_exists=False)
@@ -96,9 +106,9 @@ def default_seal_path(path: str) -> str:
 class SealedTarget(AtomicLocalTarget):
     """A data file and its seal (bytes, sha256, rows and whatever the stage adds)."""
 
-    def __init__(self, path: str, seal_path: str | None = None):
-        super().__init__(path)
-        self.seal = AtomicLocalTarget(seal_path or default_seal_path(path))
+    def __init__(self, path: str, seal_path: str | None = None, root=None):
+        super().__init__(path, root=root)
+        self.seal = AtomicLocalTarget(seal_path or default_seal_path(path), root=root)
 
     def exists(self) -> bool:
         try:

@@ -15,7 +15,7 @@ import luigi
 from . import availability, lake, layout, local_archive, nse_holidays, rawfile, source, trading_calendar, warehouse
 from .config import calendar, clickhouse, nse, retries, storage
 from .datasets import DATASETS
-from .errors import BhavcopyError, NoFileError
+from .errors import BhavcopyError, ExplainedError, NoFileError
 from .targets import AtomicLocalTarget, SealedTarget
 
 logger = logging.getLogger("luigi-interface")
@@ -142,8 +142,7 @@ def fetch_day(dataset: str, day: date) -> source.Fetched:
     try:
         return _fetch(dataset, day)
     except NoFileError as error:
-        error.add_note(availability.explain(need(dataset, day), day, day_info(day), timing()))
-        raise
+        raise error.explain(availability.explain(need(dataset, day), day, day_info(day), timing()))
 
 
 class DayTask(luigi.Task):
@@ -170,13 +169,13 @@ class DayTask(luigi.Task):
         return DATASETS[self.dataset]
 
     def target(self, path_for) -> AtomicLocalTarget:
-        return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)))
+        return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)), root=self.root)
 
     def sealed(self, path_for) -> SealedTarget:
         """The stage's data file with its seal, as `layout.STAGES` places it."""
         output = next(output for output in layout.STAGES if output.path is path_for)
         return SealedTarget(str(path_for(self.root, self.dataset, self.date)),
-                            str(output.record(self.root, self.dataset, self.date)))
+                            str(output.record(self.root, self.dataset, self.date)), root=self.root)
 
     attempts_setting = ""  # which `[retries]` option bounds this stage's attempts
 
@@ -219,6 +218,26 @@ class DayTask(luigi.Task):
         later = layout.STAGES[len(names) - names[::-1].index(self.task_family):]
         return any(output.path(self.root, self.dataset, self.date).exists() for output in later)
 
+    def run(self):
+        """Do the stage, unless another run finished it since Luigi scheduled this one.
+
+        Two runs of one day (a timer and an operator, overlapping backfills) would otherwise both
+        redo it, and the second redo would mark the first run's later stages to redo under it.
+        """
+        if self.complete():
+            logger.info("%s: already done by another run; nothing to do", self)
+            return
+        self.work()
+
+    def work(self):
+        raise NotImplementedError
+
+    def on_failure(self, exception):
+        """The scheduler, the visualiser and failure e-mails get the one line an ExplainedError says."""
+        if isinstance(exception, ExplainedError):
+            return str(exception)
+        return super().on_failure(exception)
+
     def report(self, message: str, percent: int | None = None) -> None:
         """Status for the visualiser; the worker sets these callbacks, a direct run() has none."""
         if self.set_status_message:
@@ -235,7 +254,7 @@ class DownloadBhavcopy(DayTask):
     def output(self):
         return self.sealed(layout.raw_path)
 
-    def run(self):
+    def work(self):
         settings = nse()
         max_bytes = settings.max_bytes
         self.report(f"Downloading {self.dataset} {self.date}", 0)
@@ -279,7 +298,7 @@ class ParseBhavcopy(DayTask):
     def output(self):
         return self.sealed(layout.staging_path)
 
-    def run(self):
+    def work(self):
         raw_file = self.input().path
         with open(raw_file, "rb") as handle:
             body = handle.read()
@@ -305,7 +324,7 @@ class NormalizeBhavcopy(DayTask):
     def output(self):
         return {"rows": self.sealed(layout.normalized_path), "rejects": self.sealed(layout.rejects_path)}
 
-    def run(self):
+    def work(self):
         staged = lake.read_table(self.input().path)
         checked = self.spec.validate(self.spec.to_canonical(staged), self.date, self.input().path)
         if checked.good.num_rows + checked.rejects.num_rows != staged.num_rows:
@@ -341,7 +360,7 @@ class WriteParquet(DayTask):
     def output(self):
         return self.sealed(layout.lake_path)
 
-    def run(self):
+    def work(self):
         with self.output().replacing(rows=lake.parquet_rows, before_replace=self.invalidate) as path:
             rows = lake.publish(self.input()["rows"].path, path)
         self.metrics.update(
@@ -358,7 +377,7 @@ class LoadClickHouse(DayTask):
     """
 
     attempts_setting = "load"
-    resources = {"clickhouse": 1}  # chdb allows one writer; luigid serialises loads across runs
+    resources = {"clickhouse": 1}  # one load at a time per scheduler; across processes, warehouse.exclusive_client
 
     def requires(self):
         return WriteParquet(date=self.date, dataset=self.dataset)
@@ -366,7 +385,7 @@ class LoadClickHouse(DayTask):
     def output(self):
         return self.target(layout.loaded_marker_path)
 
-    def run(self):
+    def work(self):
         started = time.perf_counter()
         settings = clickhouse()
         lake_file = self.input()
@@ -376,16 +395,17 @@ class LoadClickHouse(DayTask):
                                 f"delete it to rebuild it from the normalized file")
         rows = lake.read_table(lake_file.path)
         self.report(f"Loading {rows.num_rows} rows into ClickHouse", 0)
-        client = warehouse.connect(
-            settings.host, settings.port, settings.user, settings.password, settings.secure,
-            settings.chdb_path or str(layout.chdb_path(self.root)), settings.health_timeout,
-        )
-        warehouse.health_check(client)
         table = settings.table_for(self.dataset)
-        warehouse.ensure_table(client, settings.database, table, self.spec.schema, self.spec.order_by,
-                               self.spec.low_cardinality)
-        self.report(f"Replacing {self.date} in {settings.database}.{table}", 30)
-        loaded = warehouse.load_day(client, settings.database, table, rows, self.date)
+        with warehouse.exclusive_client(
+            settings.host, settings.port, settings.user, settings.password, settings.secure,
+            settings.chdb_path or str(layout.inside(self.root, layout.chdb_path(self.root))), settings.health_timeout,
+            settings.lock_timeout,
+        ) as client:
+            warehouse.health_check(client)
+            warehouse.ensure_table(client, settings.database, table, self.spec.schema, self.spec.order_by,
+                                   self.spec.low_cardinality)
+            self.report(f"Replacing {self.date} in {settings.database}.{table}", 30)
+            loaded = warehouse.load_day(client, settings.database, table, rows, self.date)
         marker = {
             "date": self.date.isoformat(),
             "rows": loaded,

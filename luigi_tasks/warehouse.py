@@ -8,15 +8,20 @@ they are validated against a strict pattern and backtick-quoted before use.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import os
 import re
 import threading
+import time
 
 import clickhouse_connect
 import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
+
+from .errors import ExplainedError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -40,7 +45,7 @@ _embedded_pid: int | None = None
 _CHDB_OPTIONS = {"background_pool_size": 16}
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(ExplainedError, RuntimeError):
     """ClickHouse unreachable, refusing us, or holding other data than we loaded."""
 
 
@@ -148,6 +153,139 @@ def close_embedded() -> None:
                 client.close()
         _embedded.clear()
         _embedded_pid = None
+
+
+class _FolderLease:
+    """This process's turn at an embedded engine folder, among processes, by flock on two files.
+
+    `<folder>.lock` is held exclusively while the engine may be open here, and names the holder's
+    PID. A process waiting its turn holds `<folder>.waiting` shared; that is how the holder learns
+    that it should close the engine and let go, at the end of a load or, while idle, within
+    WATCH_INTERVAL. Otherwise the holder keeps the engine between loads: a long backfill opens it
+    once, not once a day.
+    """
+
+    WATCH_INTERVAL = 0.2
+    POLL = 0.05
+
+    def __init__(self):
+        self.forget()
+
+    def forget(self):
+        """A forked child starts with no turn: the parent's fd and threads are not its own."""
+        self.lock = threading.RLock()  # held while a load uses the engine, so the watcher cannot close it
+        self.turn = self.watched = 0  # turns taken by this process; the one a watcher thread watches
+        fd, self.fd, self.folder = getattr(self, "fd", None), None, None
+        if fd is not None:
+            os.close(fd)  # closing a copy does not release the parent's flock
+
+    def take(self, folder: str, wait_seconds: float) -> None:
+        """Wait (at most `wait_seconds`) until no other process holds the folder's turn, and hold it."""
+        if self.fd is not None:
+            if self.folder == folder:
+                return
+            self.release()
+        os.makedirs(os.path.dirname(folder), exist_ok=True)
+        fd = _open_beside(folder, ".lock")
+        try:
+            if not self._try(fd):
+                with open(_open_beside(folder, ".waiting")) as waiting:
+                    fcntl.flock(waiting, fcntl.LOCK_SH)  # seen by the holder: let go after this load
+                    deadline = time.monotonic() + wait_seconds
+                    while not self._try(fd):
+                        if time.monotonic() >= deadline:
+                            raise WarehouseError(
+                                f"another run (pid {_holder(fd)}) holds the embedded ClickHouse at {folder}; "
+                                f"waited {wait_seconds:g} s for it ([clickhouse] lock_timeout)")
+                        time.sleep(self.POLL)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd, self.folder = fd, folder
+        self.turn += 1
+
+    @staticmethod
+    def _try(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def someone_waits(self) -> bool:
+        try:
+            with open(_open_beside(self.folder, ".waiting")) as waiting:
+                if not self._try(waiting.fileno()):
+                    return True
+                fcntl.flock(waiting, fcntl.LOCK_UN)
+        except (OSError, WarehouseError):
+            pass
+        return False
+
+    def release(self) -> None:
+        close_embedded()
+        fd, self.fd, self.folder = self.fd, None, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def end_of_load(self) -> None:
+        """Let a waiting process have the engine now, or keep it and watch for one."""
+        if self.someone_waits():
+            self.release()
+        elif self.watched != self.turn:
+            self.watched = self.turn
+            threading.Thread(target=self._watch, args=(self.turn,), name="chdb-lease", daemon=True).start()
+
+    def _watch(self, turn: int) -> None:
+        while True:
+            time.sleep(self.WATCH_INTERVAL)
+            with self.lock:
+                if self.fd is None or self.turn != turn:
+                    return  # released (a later turn has a watcher of its own)
+                if self.someone_waits():
+                    self.release()
+                    return
+
+
+def _open_beside(folder: str, suffix: str) -> int:
+    """The lease's file next to the engine folder; never through a symlink (O_NOFOLLOW)."""
+    path = folder + suffix
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        cause = "it is a symlink, which is never followed" if os.path.islink(path) else exc.strerror
+        raise WarehouseError(f"cannot open {path}: {cause}") from exc
+
+
+def _holder(fd: int) -> str:
+    try:
+        return os.pread(fd, 32, 0).decode().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+_lease = _FolderLease()
+os.register_at_fork(after_in_child=_lease.forget)
+
+
+@contextlib.contextmanager
+def exclusive_client(host: str, port: int, user: str, password: str, secure: bool, chdb_path: str,
+                     connect_timeout: float, lock_timeout: float):
+    """`connect`, for one load. Embedded: only once no other process has the engine (chdb allows one
+    per folder), waiting at most `lock_timeout` seconds for its turn; see `_FolderLease`."""
+    if host:
+        yield connect(host, port, user, password, secure, "", connect_timeout)
+        return
+    folder = os.path.realpath(chdb_path)
+    with _lease.lock:
+        _lease.take(folder, lock_timeout)
+        try:
+            yield _embedded_client(folder)
+        finally:
+            _lease.end_of_load()
 
 
 def health_check(client: Client) -> None:

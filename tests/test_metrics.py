@@ -1,17 +1,23 @@
 """MLflow tracking from Luigi's events, against a real MLflow store."""
+import os
 import socket
 import subprocess
 import sys
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from luigi.execution_summary import LuigiStatusCode
 from mlflow.tracking import MlflowClient
 
+from bench import mirror
 from luigi_tasks import layout, metrics
 from luigi_tasks.tasks import BhavcopyETL
+
+from nse_server import NSEServer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 UDIFF_DAY = date(2025, 6, 18)
 STAGE_METRICS = {
@@ -138,3 +144,62 @@ def test_redact_masks_the_clickhouse_password_and_url_credentials(monkeypatch):
 def test_tasks_do_not_import_mlflow():
     code = "import sys, luigi_tasks.tasks, luigi_tasks.formats; assert 'mlflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---- parallel workers: Luigi forks a process per task, and each date still gets all its metrics ----
+
+LOADED_METRICS = STAGE_METRICS | {"price_outside_range_rows", "load_duration_seconds", "rows_loaded"}
+CHILD_CONFIG = """\
+[worker]
+keep_alive = false
+[BhavcopyETL]
+datasets = ["cm"]
+[nse]
+http_retries = 0
+api_min_interval = 0
+"""
+
+
+def backfill_in_a_child(folder, server, uri, workers: int, days):
+    """`luigi RangeDaily` over the days, as an operator runs it, with its own DATA_DIR and chdb folder."""
+    folder.mkdir()
+    (folder / "luigi.cfg").write_text(CHILD_CONFIG)
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("CLICKHOUSE_", "MLFLOW_", "CHDB_", "LUIGI_", "NSE_")) and name != "DATA_DIR"}
+    env.update(DATA_DIR=str(folder / "data"), NSE_BASE_URL=server.url, NSE_WEB_URL=server.url,
+               MLFLOW_TRACKING_URI=uri, LUIGI_CONFIG_PATH=str(folder / "luigi.cfg"))
+    experiment = f"workers-{workers}-{time.time_ns()}"
+    completed = subprocess.run(
+        [sys.executable, "-m", "luigi", "--module", "luigi_tasks", "RangeDaily", "--of", "BhavcopyETL",
+         "--start", days[0].isoformat(), "--stop", (days[-1] + timedelta(days=1)).isoformat(),
+         "--workers", str(workers), "--tracking-experiment", experiment, "--local-scheduler"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert layout.complete_dates(folder / "data", "cm", True) == set(days)
+    return experiment
+
+
+def recorded(uri, experiment, days) -> dict:
+    """Per date: how many runs, and the newest run's status and metrics."""
+    found = {}
+    for day in days:
+        runs = runs_of(uri, experiment, day)
+        found[day] = (len(runs), runs[0].info.status if runs else None, runs[0].data.metrics if runs else {})
+    return found
+
+
+def test_parallel_workers_record_every_date_with_all_its_metrics(tmp_path, mlflow_store):
+    days = mirror.trading_days(6)  # three legacy days, then three UDiFF days
+    with NSEServer(mirror.build(days)) as server:
+        one = recorded(mlflow_store, backfill_in_a_child(tmp_path / "one", server, mlflow_store, 1, days), days)
+        two = recorded(mlflow_store, backfill_in_a_child(tmp_path / "two", server, mlflow_store, 2, days), days)
+    for found in (one, two):
+        for day, (count, status, values) in found.items():
+            assert (count, status, set(values)) == (1, "FINISHED", LOADED_METRICS), day
+            rows = 2993 if day >= mirror.SWITCH else 2339
+            assert values["raw_rows_parsed"] == values["rows_written"] == values["rows_loaded"] == rows, day
+    assert sum(len(values) for _, _, values in two.values()) == sum(len(values) for _, _, values in one.values())
+    counts = {name for name in LOADED_METRICS if not name.endswith(("_seconds", "_mb"))}
+    assert {day: {n: v[n] for n in counts} for day, (_, _, v) in two.items()} == \
+           {day: {n: v[n] for n in counts} for day, (_, _, v) in one.items()}

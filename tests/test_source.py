@@ -1,4 +1,8 @@
 """The archive source over real HTTP: routes, headers, no-file answers, retries and bounds."""
+import os
+import socket
+import subprocess
+import sys
 import time
 from datetime import date
 
@@ -6,7 +10,7 @@ import pytest
 
 from luigi_tasks import source
 from luigi_tasks.datasets import DATASETS
-from luigi_tasks.errors import BhavcopyError, NoFileError
+from luigi_tasks.errors import BhavcopyError, NetworkError, NoFileError
 
 from conftest import DATA
 from nse_server import Fault
@@ -146,3 +150,64 @@ def test_when_no_route_serves_the_error_lists_every_route_tried(nse_server):
     assert str(caught.value) == (
         f"2024-07-05 {nse_server.url}/content/historical/EQUITIES/2024/JUL/cm05JUL2024bhav.csv.zip: HTTP 503 after "
         f"retries; also tried {nse_server.url}/content/cm/{BOUNDARY_UDIFF} (HTTP 404)")
+
+
+# ---- a host that does not answer: one line naming the date, every route and why ----
+
+def closed_port() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def test_archive_404_then_cookie_priming_refused_lists_every_route(nse_server):
+    day = date(2022, 12, 5)  # a session the emulator has no file for: the archive answers 404
+    web = closed_port()
+    session = source.make_session("Mozilla/5.0 test", "https://www.nseindia.com/", 0, 0)
+    with pytest.raises(NetworkError) as caught:
+        source.fetch(session, nse_server.url, DATASETS["cm"].routes_for(day), day, (1, 1), MAX,
+                     site=source.WebSite(web, 0))
+    host = web.split("//", 1)[1]
+    legacy, udiff, api = (route.path(day) for route in DATASETS["cm"].routes_for(day))
+    assert str(caught.value) == (
+        f"2022-12-05 {web}/: request failed after retries: cannot reach {host}: connection refused; routes tried: "
+        f"{nse_server.url}{legacy} (HTTP 404), {nse_server.url}{udiff} (HTTP 404), "
+        f"{web}{api} (cannot reach {host}: connection refused, at {web}/ for cookies)")
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def luigi_etl(tmp_path, archive: str, web: str, *options: str) -> subprocess.CompletedProcess:
+    """`luigi BhavcopyETL` for the legacy day as an operator runs it, at Luigi's default log level."""
+    (tmp_path / "luigi.cfg").write_text("[worker]\nkeep_alive = false\n[nse]\nhttp_retries = 1\nbackoff_factor = 0\n")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("LUIGI_", "NSE_", "MLFLOW_"))}
+    env.update(DATA_DIR=str(tmp_path / "data"), NSE_BASE_URL=archive, NSE_WEB_URL=web, MLFLOW_ENABLED="false",
+               LUIGI_CONFIG_PATH=str(tmp_path / "luigi.cfg"))
+    return subprocess.run([sys.executable, "-m", "luigi", "--module", "luigi_tasks", "BhavcopyETL", "--date",
+                           LEGACY_DAY.isoformat(), "--datasets", '["cm"]', "--local-scheduler", *options],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("hosts, cause", [((closed_port(), closed_port()), "connection refused"),
+                                          (("http://nse.invalid", "http://www.nse.invalid"), "name resolution failed")],
+                         ids=["closed-port", "unresolvable"])
+def test_no_network_is_one_line_naming_the_date_and_every_route(tmp_path, hosts, cause):
+    archive, web = hosts
+    run = luigi_etl(tmp_path, archive, web)
+    output = run.stdout + run.stderr
+    assert run.returncode == 30, output[-3000:]
+    assert "Traceback" not in output
+    (line,) = [line for line in output.splitlines() if line.startswith("ERROR:")]
+    assert line.endswith("failed    DownloadBhavcopy(date=2022-12-01, dataset=cm): 2022-12-01 "
+                         f"{archive}/content/historical/EQUITIES/2022/DEC/cm01DEC2022bhav.csv.zip: request failed "
+                         f"after retries: cannot reach {archive.split('//')[1]}: {cause}; routes tried: "
+                         f"{archive}/content/historical/EQUITIES/2022/DEC/cm01DEC2022bhav.csv.zip "
+                         f"(cannot reach {archive.split('//')[1]}: {cause}), "
+                         f"{archive}/content/cm/BhavCopy_NSE_CM_0_0_0_20221201_F_0000.csv.zip "
+                         f"(not tried: cannot reach {archive.split('//')[1]}: {cause}), "
+                         f"{web}/api/reports (cannot reach {web.split('//')[1]}: {cause}, at {web}/ for cookies)"), line
+    assert not (tmp_path / "data").exists() or [p for p in (tmp_path / "data").rglob("*") if p.is_file()] == []
+
+    debug = luigi_etl(tmp_path, archive, web, "--log-level", "DEBUG")  # where the traceback went
+    assert "Traceback" in debug.stderr and "requests.exceptions.ConnectionError" in debug.stderr

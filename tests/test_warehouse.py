@@ -307,12 +307,14 @@ def test_a_forked_child_is_refused_the_parents_engine_instead_of_hanging(client,
 
 
 def test_a_second_process_on_the_same_folder_is_told_who_holds_it(client, chdb_path):
-    """Loaded from its file so the child skips the package's luigi and mlflow imports."""
-    module = Path(warehouse.__file__)
+    """The package is registered without running its __init__, so the child skips luigi's import."""
+    package = Path(warehouse.__file__).parent
     child = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('warehouse', {str(module)!r})\n"
-        "warehouse = importlib.util.module_from_spec(spec); spec.loader.exec_module(warehouse)\n"
+        "import importlib, importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('luigi_tasks', {str(package / '__init__.py')!r}, "
+        f"submodule_search_locations=[{str(package)!r}])\n"
+        "sys.modules['luigi_tasks'] = importlib.util.module_from_spec(spec)\n"
+        "warehouse = importlib.import_module('luigi_tasks.warehouse')\n"
         "try:\n"
         f"    warehouse.connect(chdb_path={str(chdb_path)!r})\n"
         "except warehouse.WarehouseError as exc:\n"

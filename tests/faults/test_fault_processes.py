@@ -13,20 +13,24 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from bench import mirror
 from luigi_tasks import layout
 
 from conftest import DATA
 from fault_helpers import (
     DAY, ETL_ARGS, FILE, REPO, OTHER_DAY, OTHER_FILE, SOURCE_ROWS, STAGES, TASK_FAILED, PartialFileWatcher, check_whole,
     child_env, count_csv_rows, csv_text, done_stages, expected_files, hidden_temps, launch, launcher_command,
-    lake_rows, no_mlflow, output_of, report_of, stage_targets, stop, visible_files, written_before_target,
+    lake_rows, no_mlflow, output_of, report_of, running_luigid, stage_targets, stop, visible_files,
+    written_before_target,
 )
 from nse_server import Fault, NSEServer
 
@@ -173,6 +177,7 @@ def test_kill_9_in_stage_write_then_rerun(kill_runs, point):
 RANGE_ARGS = ["--module", "luigi_tasks", "RangeDaily", "--of", "BhavcopyETL", "--start", DAY.isoformat(),
               "--stop", "2025-06-19", "--local-scheduler"]
 ALREADY_RUNNING = 10  # [retcode] already_running
+NOT_RUN = 25  # [retcode] not_run
 
 
 def test_two_runs_of_one_date_at_once(tmp_path, nse_server):
@@ -217,6 +222,93 @@ def test_two_runs_of_one_date_at_once(tmp_path, nse_server):
         assert whole_rows(path_for(root, "cm", DAY)) == SOURCE_ROWS
     assert whole_rows(layout.rejects_path(root, "cm", DAY)) == 0
     assert watcher.problems == [] and watcher.polls > 10
+
+
+# ---- two backfills over overlapping ranges at once: one ClickHouse writer at a time ----
+
+BACKFILL_DAYS = mirror.trading_days(8)  # four legacy days, then four UDiFF days
+LOCK_ERRORS = ("Cannot lock file", "holds the embedded ClickHouse", "folder locked by process")
+
+
+def range_args(days, *scheduler: str) -> list[str]:
+    return ["--module", "luigi_tasks", "RangeDaily", "--of", "BhavcopyETL", "--start", days[0].isoformat(),
+            "--stop", (days[-1] + timedelta(days=1)).isoformat(), *(scheduler or ["--local-scheduler"])]
+
+
+def assert_every_day_loaded_once(tmp_path, env, days):
+    """ClickHouse holds each day's lake rows once (distinct keys = rows), and every day has its marker."""
+    root = tmp_path / "data"
+    report = report_of(launch(env, "--report", args=[]))
+    rows = {day.isoformat(): 2993 if day >= mirror.SWITCH else 2339 for day in days}
+    assert report["lake"] == rows
+    assert report["clickhouse"] == {day: [count, count] for day, count in rows.items()}
+    for day in days:
+        assert json.loads(layout.loaded_marker_path(root, "cm", day).read_text())["rows"] == rows[day.isoformat()]
+    assert hidden_temps(root) == []
+
+
+@pytest.mark.parametrize("scheduler", ["local", "luigid"])
+def test_overlapping_backfills_at_once_load_every_day_once(tmp_path, scheduler):
+    """Days 1-6 and days 3-8 at the same moment, in two processes sharing DATA_DIR and the chdb folder:
+    each load waits its turn at the engine instead of failing on chdb's folder lock."""
+    env = child_env(tmp_path, "")
+    catch_up = range_args(BACKFILL_DAYS)
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(NSEServer(mirror.build(BACKFILL_DAYS)))
+        env.update(NSE_BASE_URL=server.url, NSE_WEB_URL=server.url)
+        options = []
+        if scheduler == "luigid":
+            port, _ = stack.enter_context(running_luigid(tmp_path))
+            options = ["--scheduler-host", "127.0.0.1", "--scheduler-port", str(port), "--worker-keep-alive"]
+        ranges = [BACKFILL_DAYS[:6], BACKFILL_DAYS[2:]]
+        results = side_by_side([(launcher_command(args=range_args(days, *options)), env, tmp_path / f"run-{i}.log")
+                                for i, days in enumerate(ranges)], timeout=240)
+        everything = "\n".join(out for _, out in results)
+        codes = [code for code, _ in results]
+        # Against luigid a task of both ranges runs once, in one of them; the other run reports it as not
+        # granted to it ([retcode] not_run). With local schedulers both runs do the shared days, and a
+        # stage of one may remove the other's later outputs (it redoes them), which can fail the other's
+        # BhavcopyETL or RangeDaily ("Unfulfilled dependency"): never a load.
+        assert set(codes) <= {0, NOT_RUN, TASK_FAILED}, everything[-6000:]
+        assert not any(error in everything for error in LOCK_ERRORS), everything[-6000:]
+        assert "failed    LoadClickHouse(" not in everything, everything[-6000:]
+        if TASK_FAILED in codes:
+            completed = launch(env, args=catch_up)  # as the next run would: it completes what the failed run left
+            assert completed.returncode == 0, output_of(completed)[-3000:]
+        assert_every_day_loaded_once(tmp_path, env, BACKFILL_DAYS)
+
+
+HOLDER = """\
+import sys, time
+from luigi_tasks import warehouse
+with warehouse.exclusive_client("", 0, "", "", False, sys.argv[1], 1, 1) as client:
+    client.command("SELECT 1")
+    print("holding", flush=True)
+    time.sleep(120)  # a load that never ends: it cannot let go of the engine
+"""
+
+
+def test_a_load_that_waits_past_lock_timeout_fails_naming_the_holder(tmp_path, nse_server):
+    env = child_env(tmp_path, nse_server.url)
+    chdb = tmp_path / "chdb"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(chdb)], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        waited = launch(env, args=ETL_ARGS + ["--clickhouse-lock-timeout", "1"])
+    finally:
+        stop(holder)
+    output = output_of(waited)
+    assert waited.returncode == TASK_FAILED, output[-3000:]
+    assert f"another run (pid {holder.pid}) holds the embedded ClickHouse at {chdb}; waited 1 s" in output
+    root = tmp_path / "data"
+    assert done_stages(root) == STAGES[:-1]  # the lake is complete; no marker claims a load
+    assert lake_rows(root) == {DAY.isoformat(): SOURCE_ROWS}
+
+    rerun = launch(env, "--report")  # the holder is gone: the next run loads
+    assert rerun.returncode == 0, output_of(rerun)[-3000:]
+    assert report_of(rerun)["clickhouse"] == {DAY.isoformat(): [SOURCE_ROWS, SOURCE_ROWS]}
+    assert done_stages(root) == STAGES
 
 
 # ---- a full disk ----

@@ -28,7 +28,7 @@ from luigi_tasks.tasks import (
 from conftest import DATA
 from fault_helpers import (
     DAY, FILE, LEGACY_FALLBACK, MEMBER, SOURCE_ROWS, STAGES, TASK_FAILED, assert_day_complete, assert_no_secret,
-    assert_nothing_kept, child_env, expected_files, free_port, lake_rows, launch, luigi_failures, luigid_api,
+    assert_nothing_kept, child_env, done_stages, expected_files, free_port, lake_rows, launch, luigi_failures, luigid_api,
     no_mlflow, output_of, running_luigid, secret_forms, tree, visible_files,
 )
 from nse_server import Fault, NSEServer
@@ -270,3 +270,37 @@ def test_nothing_nse_sends_moves_a_file(tmp_path, data_dir, nse_server, run_task
     assert {p for p in tree(tmp_path) - before if p != "data" and not p.startswith("data/")} == set()
     assert json.loads(layout.raw_sidecar_path(data_dir, "cm", DAY).read_text())["member"] == MEMBER
     assert_day_complete(data_dir)
+
+
+# ---- symlinks: nothing under DATA_DIR leads a write out of it ----
+
+@pytest.mark.parametrize("link", ["mlflow.db", "clickhouse", "raw", "lake/cm_bhavcopy"])
+def test_a_symlink_out_of_data_dir_is_never_written_through(tmp_path, data_dir, nse_server, run_tasks, monkeypatch,
+                                                           caplog, link):
+    """A dangling link (sqlite and chdb would create their store where it points) or a link to an
+    existing folder: the write is refused, naming the link; nothing appears outside DATA_DIR."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = outside / "target"
+    if link in ("raw", "lake/cm_bhavcopy"):
+        target.mkdir()  # a real folder out there, that a write would happily land in
+    (data_dir / link).parent.mkdir(parents=True, exist_ok=True)
+    (data_dir / link).symlink_to(target)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # the default store: DATA_DIR/mlflow.db
+    if link == "clickhouse":
+        monkeypatch.delenv("CHDB_PATH")  # the default engine folder (refused before the engine opens)
+    before = tree(outside)
+
+    with luigi_failures() as failed:
+        result = run_tasks(BhavcopyETL(date=DAY))
+    assert tree(outside) == before  # the DATA: nothing was created where the link points
+    refused = f"{data_dir / link}" if link != "raw" else f"{data_dir / 'raw'}/cm/2025-06-18"
+    if link == "mlflow.db":  # tracking never fails the pipeline: the day is loaded, the run is not recorded
+        assert result.status == LuigiStatusCode.SUCCESS and failed == []
+        assert f"MLflow run for {DAY} not recorded: {data_dir / link} leads to {target}, outside DATA_DIR" in caplog.text
+        assert done_stages(data_dir) == STAGES
+        return
+    ((family, error),) = failed
+    assert family == {"clickhouse": "LoadClickHouse", "raw": "DownloadBhavcopy", "lake/cm_bhavcopy": "WriteParquet"}[link]
+    assert str(error).startswith(refused) and ", outside DATA_DIR (" in str(error), error
+    assert done_stages(data_dir) == STAGES[: STAGES.index(family)]
