@@ -3,6 +3,8 @@
 status: one line per date from names, sizes and seals; exit 0 only if every session is done.
 verify: every file re-read against its seal; exit 1 if anything is corrupt.
 adopt: seal the files of days written before seals existed (once, after an upgrade).
+actions --check: every split, bonus and consolidation in the lake against the prices around its
+ex-date, and every large overnight gap no action explains; exit 1 if any contradicts or is unexplained.
 """
 import argparse
 import sys
@@ -40,7 +42,14 @@ def main(argv=None) -> int:
                      required=False)
     _range_arguments(commands.add_parser("adopt", help="seal the files of days written before seals existed"),
                      required=False)
+    actions = commands.add_parser("actions", help="corporate actions: --check them against the lake's prices")
+    actions.add_argument("--check", action="store_true", required=True,
+                         help="list every action's price check and every unexplained gap")
+    actions.add_argument("--start", type=date.fromisoformat, help="first ex-date, YYYY-MM-DD; default: the lake's first")
+    actions.add_argument("--stop", type=date.fromisoformat, help="end date, exclusive; default: after the lake's last")
     args = parser.parse_args(argv)
+    if args.command == "actions":
+        return _check_actions(args.start, args.stop)
 
     from .config import storage
     from .tasks import BhavcopyETL, is_session
@@ -65,6 +74,24 @@ def main(argv=None) -> int:
     lines, ok = report(root, datasets, args.start, args.stop, is_session, load)
     print("\n".join(lines))
     return 0 if ok else 1
+
+
+def _check_actions(start: date | None, stop: date | None) -> int:
+    from . import actions_check, layout
+    from .actions_task import check_days
+    from .config import storage
+    from .tasks import is_session
+
+    root = storage().root
+    days = [day for day in layout.lake_dates(root, "cm")
+            if (start is None or day >= start) and (stop is None or day < stop)]
+    findings = check_days(root, days, is_session)
+    print("\n".join(finding.line() for finding in findings))
+    counts = actions_check.summary(findings)
+    print(f"summary: {len(days)} session(s); {counts['check_actions']} action(s) checked, "
+          f"{counts['check_contradicted']} contradict their factor, {counts['check_not_traded']} not traded; "
+          f"{counts['check_unexplained_gaps']} unexplained gap(s)")
+    return 1 if counts["check_contradicted"] or counts["check_unexplained_gaps"] else 0
 
 
 if __name__ == "__main__":

@@ -28,6 +28,15 @@ class Dataset:
     rules: quality.Rules
     warnings: Callable[[pa.Table], int] = field(default=lambda good: 0)
     low_cardinality: tuple[str, ...] = ("source_format",)
+    # A zip of many members (NSE's PR archive): the names NSE has used for this dataset's member
+    # on a day, matched without regard to case; None means the zip holds exactly one member.
+    member: Callable[[date], tuple[str, ...]] | None = None
+    # Datasets read from the same NSE file: a download copies theirs instead of fetching it again.
+    shares_raw_with: tuple[str, ...] = ()
+    # One staged row may give several canonical rows (a PURPOSE listing several corporate actions).
+    expands: bool = False
+    # Counts of the good rows for the run's metrics (e.g. actions per kind), beside the row counts.
+    counts: Callable[[pa.Table], dict] = field(default=lambda good: {})
 
     @property
     def raw_suffix(self) -> str:
@@ -47,8 +56,11 @@ class Dataset:
         """Staged source columns -> this dataset's schema; values untouched except documented units."""
         fmt = formats.format_of(staged)
         columns = self.canonical(staged, fmt)
-        columns["source_format"] = pa.array([fmt] * staged.num_rows, pa.string())
-        return formats.assemble(columns, self.schema, staged.num_rows)
+        rows = len(next(iter(columns.values()))) if columns else staged.num_rows
+        if rows != staged.num_rows and not self.expands:
+            raise ValueError(f"{self.name}: {staged.num_rows} staged rows gave {rows} canonical rows")
+        columns["source_format"] = pa.array([fmt] * rows, pa.string())
+        return formats.assemble(columns, self.schema, rows)
 
     def validate(self, canonical: pa.Table) -> quality.Checked:
         return quality.validate(canonical, self.schema, self.rules, list(self.key), self.warnings)

@@ -23,7 +23,8 @@ class CsvFormat:
     name: str  # stored as source_format
     types: dict  # every column it may have -> Arrow type, in NSE's order
     signature: tuple  # columns whose presence says "this layout"
-    date_column: str  # the trade date, which must equal the requested day
+    date_column: str | None  # the trade date, which must equal the requested day; None: the file has
+    # no date column and its member name, checked when it is picked from the zip, carries the day
     optional: tuple = ()  # columns old files lack: added as nulls
     text_dates: tuple = ()  # columns written like 01-DEC-2022, parsed with date_formats
     date_formats: tuple = ("%d-%b-%Y", "%d-%b-%y")  # one day (2020-07-13) has a two-digit year
@@ -99,6 +100,8 @@ def peek(csv_bytes: bytes, formats: list[CsvFormat], day: date, file: str) -> st
     values = next(csv.reader([lines[1]]))
     if len(values) != len(names):
         raise BhavcopyError(day, file, f"first row has {len(values)} fields, the header {len(names)}")
+    if fmt.date_column is None:
+        return fmt.name
     text = values[names.index(fmt.date_column)].strip()
     if fmt.date_column in fmt.text_dates:
         first = parse_text_dates(pa.array([text]), fmt, fmt.date_column, day, file)
@@ -170,13 +173,19 @@ def parse(csv_bytes: bytes, formats: list[CsvFormat], day: date, file: str) -> p
             typ = pa.date32() if name in fmt.text_dates else fmt.types[name]
             table = table.append_column(pa.field(name, typ), pa.nulls(table.num_rows, typ))
     table = table.select(list(fmt.types))
-    check_trade_date(table[fmt.date_column], day, file)
-    return table.replace_schema_metadata({"source_format": fmt.name})
+    if fmt.date_column is not None:
+        check_trade_date(table[fmt.date_column], day, file)
+    return table.replace_schema_metadata({"source_format": fmt.name, "trade_date": day.isoformat()})
 
 
 def format_of(table: pa.Table) -> str:
     """The layout a staged table was read from (parse() records it in the schema metadata)."""
     return (table.schema.metadata or {}).get(b"source_format", b"").decode()
+
+
+def day_of(table: pa.Table) -> date:
+    """The day a staged table was parsed for (parse() records it), for files without a date column."""
+    return date.fromisoformat((table.schema.metadata or {})[b"trade_date"].decode())
 
 
 def assemble(columns: dict[str, pa.Array | pa.ChunkedArray], schema: pa.Schema, num_rows: int) -> pa.Table:

@@ -98,6 +98,8 @@ class DayTask(luigi.Task):
 
     def _csv(self, body: bytes, file: str, member: str | None, max_bytes: int, zipped: bool) -> tuple[str, bytes]:
         """(file name, CSV bytes): the one member of NSE's zip, or the body itself for a plain CSV."""
+        if zipped and self.spec.member is not None:  # a zip of many members: the one named for the day
+            return rawfile.read_named_member(body, self.date, file, self.spec.member(self.date), max_bytes)
         if zipped:
             return rawfile.read_member(body, self.date, file, member, max_bytes)
         return member or os.path.basename(file.split("?", 1)[0]), body
@@ -142,15 +144,19 @@ class DownloadBhavcopy(DayTask):
         settings = nse()
         max_bytes = settings.max_bytes
         self.report(f"Downloading {self.dataset} {self.date}", 0)
-        fetched = source.fetch(
-            _session(settings.user_agent, settings.referer, settings.http_retries, settings.backoff_factor),
-            settings.base_url,
-            self.spec.routes_for(self.date),
-            self.date,
-            (settings.connect_timeout, settings.read_timeout),
-            max_bytes,
-            site=_web_site(settings.web_url, settings.api_min_interval),
-        )
+        fetched, copied_from = self._shared_raw(), None
+        if fetched is not None:
+            fetched, copied_from = fetched
+        else:
+            fetched = source.fetch(
+                _session(settings.user_agent, settings.referer, settings.http_retries, settings.backoff_factor),
+                settings.base_url,
+                self.spec.routes_for(self.date),
+                self.date,
+                (settings.connect_timeout, settings.read_timeout),
+                max_bytes,
+                site=_web_site(settings.web_url, settings.api_min_interval),
+            )
         # A zip is checked as NSE's zip; only the reports API may answer with the CSV itself.
         served_zip = rawfile.is_zip(fetched.body)
         csv_served = fetched.from_api and not served_zip
@@ -170,12 +176,30 @@ class DownloadBhavcopy(DayTask):
             "content": "zip" if served_zip else "csv",
             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        if copied_from:
+            sidecar["copied_from"] = copied_from
         rows = csv_bytes.rstrip().count(b"\n")  # data lines: every line after the header
         with self.output().replacing(rows=lambda _: rows, extra=lambda: sidecar,
                                      before_replace=self.invalidate) as path:
             with open(path, "wb") as handle:
                 handle.write(fetched.body)
         self.report(f"Downloaded {member} via {fetched.route}", 100)
+
+    def _shared_raw(self) -> tuple[source.Fetched, str] | None:
+        """The day's file as a dataset reading the same NSE file already holds it, whole, or None.
+
+        The PR zip feeds `actions` and `prices52`: whichever downloads first fetches it, the other
+        copies its raw file (checked against its seal) rather than asking NSE twice.
+        """
+        for name in self.spec.shares_raw_with:
+            other = SealedTarget(str(layout.raw_path(self.root, name, self.date)),
+                                 str(layout.raw_sidecar_path(self.root, name, self.date)))
+            if other.exists() and other.problem() is None:
+                seal = other.read_seal()
+                with open(other.path, "rb") as handle:
+                    body = handle.read()
+                return source.Fetched(seal["route"], seal["url"], seal["member"], body), other.path
+        return None
 
 
 class ParseBhavcopy(DayTask):
@@ -217,8 +241,9 @@ class NormalizeBhavcopy(DayTask):
 
     def run(self):
         staged = lake.read_table(self.input().path)
-        checked = self.spec.validate(self.spec.to_canonical(staged))
-        if checked.good.num_rows + checked.rejects.num_rows != staged.num_rows:
+        canonical = self.spec.to_canonical(staged)  # as many rows as staged, unless the dataset expands
+        checked = self.spec.validate(canonical)
+        if checked.good.num_rows + checked.rejects.num_rows != canonical.num_rows:
             raise RuntimeError(f"{self.date} {self.input().path}: rows lost in validation")
         outputs = self.output()
         # Rejects first: the good rows' file is what marks the stage done.
@@ -238,6 +263,7 @@ class NormalizeBhavcopy(DayTask):
             filtered_rows=checked.rejects.num_rows,
             price_outside_range_rows=checked.warning_rows,
         )
+        self.metrics.update(self.spec.counts(checked.good))
 
 
 class WriteParquet(DayTask):
@@ -306,6 +332,9 @@ class LoadClickHouse(DayTask):
             "duration_seconds": round(time.perf_counter() - started, 6),
         }
         self.output().write_json(marker)
+        from . import adjust  # the views over the loaded tables (corporate actions, adjusted prices)
+
+        adjust.ensure_views(client, settings)
         self.metrics["rows_loaded"] = loaded
         self.report(f"Loaded {loaded:,} rows into {settings.database}.{table}", 100)
 
@@ -343,6 +372,10 @@ class BhavcopyETL(luigi.WrapperTask):
         root = storage().root
         done = set.intersection(*(layout.complete_dates(root, name, probe.load_to_clickhouse)
                                   for name in probe.datasets))
+        if probe.checks_actions:
+            from .actions_task import checked_dates
+
+            done &= checked_dates(root)
         return [day for day in days if day in done or not is_session(day)]
 
     def requires(self):
@@ -350,4 +383,14 @@ class BhavcopyETL(luigi.WrapperTask):
         if not is_session(self.date):
             return []
         final = LoadClickHouse if self.load_to_clickhouse else WriteParquet
-        return [final(date=self.date, dataset=name) for name in self.datasets]
+        tasks = [final(date=self.date, dataset=name) for name in self.datasets]
+        if self.checks_actions:
+            from .actions_task import CheckActions
+
+            tasks.append(CheckActions(date=self.date, dataset="actions"))
+        return tasks
+
+    @property
+    def checks_actions(self) -> bool:
+        """With both the equity bhavcopy and corporate actions, the day's actions meet its prices."""
+        return "cm" in self.datasets and "actions" in self.datasets
