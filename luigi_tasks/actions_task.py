@@ -4,8 +4,8 @@
 (BhavcopyETL asks for it whenever both datasets are in its set); it compares the day with the
 previous session's lake file, writes its findings to `checks/actions/<date>.json` and puts their
 counts in the run's metrics (`actions_check_contradicted`, ...). It needs the previous session's
-equity bhavcopy in the lake too, and asks for it: a run for one day fetches the day before if the
-lake lacks it (only the first day of a history has no previous session, and is recorded skipped).
+equity bhavcopy and PR file in the lake too (an action is listed up to its ex-date, so the session
+before it lists it), and asks for them: a run for one day fetches the day before if the lake lacks it (only the first day of a history has no previous session, and is recorded skipped).
 `check_days` does the same over any range for `python -m luigi_tasks actions --check`.
 """
 import functools
@@ -67,7 +67,7 @@ class CheckActions(DayTask):
 
     def requires(self):
         days = [self.date] if self.before is None else [self.before, self.date]
-        return [WriteParquet(date=self.date, dataset="actions")] + [WriteParquet(date=day, dataset="cm") for day in days]
+        return [WriteParquet(date=day, dataset=name) for day in days for name in ("cm", "actions")]
 
     def output(self):
         return self.target(check_path)

@@ -136,3 +136,27 @@ def ensure_views(client, settings) -> list[str]:
                            f"{adjusted_view_sql(database, cm, listed)}")
             made.append(settings.adjusted_view)
     return made
+
+
+# The same for lake users without this package: DuckDB SQL over the Parquet lake (README, "Reading
+# the data"); `{lake}` is DATA_DIR/lake. tests/test_adjust.py checks that it agrees with `adjusted`.
+LAKE_QUERY = """
+WITH cm AS (
+    SELECT * EXCLUDE (year, month, day) FROM read_parquet('{lake}/cm_bhavcopy/**/*.parquet', hive_partitioning = true)
+), events AS (
+    SELECT DISTINCT symbol, ex_date, kind, factor
+    FROM read_parquet('{lake}/corporate_actions/**/*.parquet', hive_partitioning = true)
+    WHERE kind IN ('bonus', 'split', 'consolidation') AND factor IS NOT NULL AND ex_date IS NOT NULL
+      AND ex_date <= (SELECT max(trade_date) FROM cm)
+), factors AS (
+    SELECT days.symbol, days.trade_date, product(events.factor) AS adj_factor
+    FROM (SELECT DISTINCT symbol, trade_date FROM cm) AS days
+    JOIN events ON events.symbol = days.symbol AND events.ex_date > days.trade_date
+    GROUP BY days.symbol, days.trade_date
+)
+SELECT cm.*, coalesce(f.adj_factor, 1.0) AS adj_factor,
+    cm.open * coalesce(f.adj_factor, 1.0) AS adj_open, cm.high * coalesce(f.adj_factor, 1.0) AS adj_high,
+    cm.low * coalesce(f.adj_factor, 1.0) AS adj_low, cm.close * coalesce(f.adj_factor, 1.0) AS adj_close,
+    cm.prev_close * coalesce(f.adj_factor, 1.0) AS adj_prev_close, cm.volume / coalesce(f.adj_factor, 1.0) AS adj_volume
+FROM cm LEFT JOIN factors AS f ON f.symbol = cm.symbol AND f.trade_date = cm.trade_date
+"""
