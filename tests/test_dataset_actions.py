@@ -13,6 +13,7 @@ import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks import RangeDaily, layout, rawfile, warehouse
+from luigi_tasks.__main__ import main
 from luigi_tasks.config import clickhouse
 from luigi_tasks.datasets import DATASETS
 from luigi_tasks.errors import BhavcopyError
@@ -122,7 +123,7 @@ def test_two_digit_years_span_1994_to_2093(name, day):
     assert day_of(name) == day
 
 
-def test_backfill_lands_exact_rows_for_the_three_new_datasets(data_dir, nse_server, run_tasks):
+def test_backfill_lands_exact_rows_for_the_three_new_datasets(data_dir, nse_server, run_tasks, capsys):
     new = ["actions", "prices52", "indices"]
     backfill = RangeDaily(of=BhavcopyETL, start=DAYS[0], stop=date(2025, 6, 21), of_params={"datasets": new})
     assert run_tasks(backfill).status == LuigiStatusCode.FAILED  # 2025-06-20 (a session) has no files here
@@ -136,3 +137,11 @@ def test_backfill_lands_exact_rows_for_the_three_new_datasets(data_dir, nse_serv
         assert [warehouse.count_day(client, settings.database, table, day) for day in DAYS] == expected[name]
     requested = nse_server.paths_requested()
     assert [requested.count(f"/archives/equities/bhavcopy/pr/PR{d:%d%m%y}.zip") for d in DAYS] == [1, 1]
+
+    assert main(["status", "--start", "2025-06-18", "--stop", "2025-06-19", "--dataset", "actions",
+                 "--dataset", "prices52", "--dataset", "indices"]) == 0
+    assert capsys.readouterr().out.splitlines()[:3] == [
+        "2025-06-18  actions  done          13 rows  via pr-archive",
+        "2025-06-18  prices52 done           9 rows  via pr-archive",
+        "2025-06-18  indices  done           6 rows  via indices-archive",
+    ]
