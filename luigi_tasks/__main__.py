@@ -4,6 +4,8 @@ status: one line per date from names, sizes and seals; exit 0 only if every sess
 verify: every file re-read against its seal; exit 1 if anything is corrupt.
 adopt: seal the files of days written before seals existed (once, after an upgrade).
 migrate-lake: move a lake with zero-padded partitions (month=06) to the unpadded layout.
+actions --check: every split, bonus and consolidation in the lake against the prices around its
+ex-date, and every large overnight gap no action explains; exit 1 if any contradicts or is unexplained.
 """
 import argparse
 import sys
@@ -46,7 +48,14 @@ def main(argv=None) -> int:
                      required=False)
     migrate = commands.add_parser("migrate-lake", help="move lake files from month=06/day=08 to month=6/day=8")
     migrate.add_argument("--dataset", action="append", help="dataset to move (repeatable); default: all")
+    actions = commands.add_parser("actions", help="corporate actions: --check them against the lake's prices")
+    actions.add_argument("--check", action="store_true", required=True,
+                         help="list every action's price check and every unexplained gap")
+    actions.add_argument("--start", type=date.fromisoformat, help="first ex-date, YYYY-MM-DD; default: the lake's first")
+    actions.add_argument("--stop", type=date.fromisoformat, help="end date, exclusive; default: after the lake's last")
     args = parser.parse_args(argv)
+    if args.command == "actions":
+        return _check_actions(args.start, args.stop)
 
     from .config import storage
     from .tasks import BhavcopyETL, is_session, need
@@ -102,6 +111,24 @@ def _migrate_lake(root, datasets) -> int:
         print("\n".join([*notes, f"{dataset}: {moved} lake files moved, {len(notes)} left in place"]))
         left += len(notes)
     return 1 if left else 0
+
+
+def _check_actions(start: date | None, stop: date | None) -> int:
+    from . import actions_check, layout
+    from .actions_task import check_days
+    from .config import storage
+    from .tasks import is_session
+
+    root = storage().root
+    days = [day for day in layout.lake_dates(root, "cm")
+            if (start is None or day >= start) and (stop is None or day < stop)]
+    findings = check_days(root, days, is_session)
+    print("\n".join(finding.line() for finding in findings))
+    counts = actions_check.summary(findings)
+    print(f"summary: {len(days)} session(s); {counts['check_actions']} action(s) checked, "
+          f"{counts['check_contradicted']} contradict their factor, {counts['check_not_traded']} not traded; "
+          f"{counts['check_unexplained_gaps']} unexplained gap(s)")
+    return 1 if counts["check_contradicted"] or counts["check_unexplained_gaps"] else 0
 
 
 if __name__ == "__main__":

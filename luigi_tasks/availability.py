@@ -20,11 +20,9 @@ import enum
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from .datasets import DATASETS
 from .trading_calendar import IST, DayInfo
 
-# The first day each dataset's file exists. Delivery is taken as the CM bhavcopy's first day
-# until its own is known (NSE's full bhavcopy with delivery may start later).
-FIRST_DAY = {"cm": date(1994, 11, 3), "fo": date(2000, 6, 12), "delivery": date(1994, 11, 3)}
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ def need(dataset: str, day: date, info: DayInfo, now: datetime, timing: Timing) 
     """What `dataset`'s file for `day` needs at `now` (an aware datetime)."""
     if now.tzinfo is None:
         raise ValueError(f"now must be time-zone aware, got {now!r}")
-    if day < FIRST_DAY[dataset]:
+    if day < DATASETS[dataset].starts:  # the dataset's first day (datasets/<name>.py)
         return Need.BEFORE_FIRST_DAY
     if not info.session:
         return Need.CLOSED

@@ -111,6 +111,13 @@ class clickhouse(EnvConfig):
     cm_table = luigi.Parameter(default="cm_bhavcopy", description="Table for the equity bhavcopy")
     fo_table = luigi.Parameter(default="fo_bhavcopy", description="Table for the F&O bhavcopy")
     delivery_table = luigi.Parameter(default="cm_delivery", description="Table for the delivery file")
+    actions_table = luigi.Parameter(default="corporate_actions_listed",
+                                    description="Corporate actions as each PR day lists them (one row per listing)")
+    prices52_table = luigi.Parameter(default="prices52", description="Table for the PR zip's Pd prices (52-week high/low)")
+    indices_table = luigi.Parameter(default="index_close", description="Table for ind_close_all (index closes)")
+    actions_view = luigi.Parameter(default="corporate_actions", description="View: one row per corporate action")
+    adjusted_view = luigi.Parameter(default="cm_bhavcopy_adjusted",
+                                    description="View: cm_bhavcopy with split/bonus/consolidation-adjusted prices")
     chdb_path = luigi.Parameter(
         default="", description="Embedded engine folder; empty means DATA_DIR/clickhouse (env CHDB_PATH)"
     )
@@ -177,3 +184,13 @@ class retries(luigi.Config):
     normalize = luigi.IntParameter(default=2, description="Attempts for NormalizeBhavcopy")
     write = luigi.IntParameter(default=2, description="Attempts for WriteParquet")
     load = luigi.IntParameter(default=3, description="Attempts for LoadClickHouse")
+
+
+class actions(luigi.Config):
+    """The corporate-actions cross-check (actions_check.py): how far a price gap may stray, as a ratio."""
+
+    tolerance = luigi.FloatParameter(
+        default=0.25, description="An action contradicts its factor when close(ex) / (close(before) x factor) "
+                                  "lies outside [1/(1+t), 1+t]; NSE's price bands stop at 20%")
+    unexplained_gap = luigi.FloatParameter(
+        default=0.35, description="A close-to-close gap outside [1/(1+g), 1+g] with no known action is flagged")

@@ -32,6 +32,15 @@ class Dataset:
     low_cardinality: tuple[str, ...] = ("source_format",)
     # Names other tools save the day's file under, for `[nse] local_archive` (NSE's own come from the routes).
     local_names: Callable[[date], list[str]] = field(default=lambda day: [])
+    # A zip of many members (NSE's PR archive): the names NSE has used for this dataset's member
+    # on a day, matched without regard to case; None means the zip holds exactly one member.
+    member: Callable[[date], tuple[str, ...]] | None = None
+    # Datasets read from the same NSE file: a download copies theirs instead of fetching it again.
+    shares_raw_with: tuple[str, ...] = ()
+    # One staged row may give several canonical rows (a PURPOSE listing several corporate actions).
+    expands: bool = False
+    # Counts of the good rows for the run's metrics (e.g. actions per kind), beside the row counts.
+    counts: Callable[[pa.Table], dict] = field(default=lambda good: {})
 
     @property
     def raw_suffix(self) -> str:
@@ -58,8 +67,11 @@ class Dataset:
         """Staged source columns -> this dataset's schema; values untouched except documented units."""
         fmt = formats.format_of(staged)
         columns = self.canonical(staged, fmt)
-        columns["source_format"] = pa.array([fmt] * staged.num_rows, pa.string())
-        return formats.assemble(columns, self.schema, staged.num_rows)
+        rows = len(next(iter(columns.values()))) if columns else staged.num_rows
+        if rows != staged.num_rows and not self.expands:
+            raise ValueError(f"{self.name}: {staged.num_rows} staged rows gave {rows} canonical rows")
+        columns["source_format"] = pa.array([fmt] * rows, pa.string())
+        return formats.assemble(columns, self.schema, rows)
 
     def validate(self, canonical: pa.Table, day: date, file: str) -> quality.Checked:
         """Good rows and rejects; a file whose rows are all rejected raises (quality.require_rows)."""

@@ -24,7 +24,8 @@ class CsvFormat:
     name: str  # stored as source_format
     types: dict  # every column it may have -> Arrow type, in NSE's order
     signature: tuple  # columns whose presence says "this layout" (and this dataset's family of files)
-    date_column: str  # the trade date, which must equal the requested day
+    date_column: str | None  # the trade date, which must equal the requested day; None: the file has
+    # no date column and its member name, checked when it is picked from the zip, carries the day
     optional: tuple = ()  # columns old files lack: added as nulls
     text_dates: tuple = ()  # columns written like 01-DEC-2022 or 8-MAY-1995, parsed with date_formats
     date_formats: tuple = ("%d-%b-%Y", "%d-%b-%y")  # one day (2020-07-13) has a two-digit year
@@ -131,6 +132,8 @@ def peek(csv_bytes: bytes, formats: list[CsvFormat], day: date, file: str) -> st
     fmt, names, values = _head(csv_bytes, formats, day, file)
     first = {name: value.strip() for name, value in zip(names, values) if name}
     check_fixed({column: pa.array([first[column] or None], pa.string()) for column, _ in fmt.fixed}, fmt, day, file)
+    if fmt.date_column is None:
+        return fmt.name
     text = first[fmt.date_column]
     if fmt.date_column in fmt.text_dates:
         found = parse_text_dates(pa.array([text]), fmt, fmt.date_column, day, file)
@@ -212,13 +215,19 @@ def parse(csv_bytes: bytes, formats: list[CsvFormat], day: date, file: str) -> p
             table = table.append_column(pa.field(name, typ), pa.nulls(table.num_rows, typ))
     table = table.select(list(fmt.types))
     check_fixed({column: table[column] for column, _ in fmt.fixed}, fmt, day, file)
-    check_trade_date(table[fmt.date_column], day, file)
-    return table.replace_schema_metadata({"source_format": fmt.name})
+    if fmt.date_column is not None:
+        check_trade_date(table[fmt.date_column], day, file)
+    return table.replace_schema_metadata({"source_format": fmt.name, "trade_date": day.isoformat()})
 
 
 def format_of(table: pa.Table) -> str:
     """The layout a staged table was read from (parse() records it in the schema metadata)."""
     return (table.schema.metadata or {}).get(b"source_format", b"").decode()
+
+
+def day_of(table: pa.Table) -> date:
+    """The day a staged table was parsed for (parse() records it), for files without a date column."""
+    return date.fromisoformat((table.schema.metadata or {})[b"trade_date"].decode())
 
 
 def assemble(columns: dict[str, pa.Array | pa.ChunkedArray], schema: pa.Schema, num_rows: int) -> pa.Table:

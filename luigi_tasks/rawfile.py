@@ -56,3 +56,45 @@ def read_member(body: bytes, day: date, file: str, expected_member: str | None, 
         if len(data) > max_bytes:
             raise BhavcopyError(day, file, f"zip member {info.filename!r} inflates past the {max_bytes}-byte cap")
         return info.filename, data
+
+
+def _open(body: bytes, day: date, file: str) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(io.BytesIO(body))
+    except zipfile.BadZipFile as exc:
+        raise BhavcopyError(day, file, f"not a readable zip ({exc}); {len(body)} bytes, truncated or not a zip") from None
+
+
+def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, day: date, file: str, max_bytes: int) -> bytes:
+    """One CSV member's bytes, its declared and actual sizes capped against zip bombs (as read_member)."""
+    if not info.filename.lower().endswith(".csv"):
+        raise BhavcopyError(day, file, f"zip member {info.filename!r} is not a CSV file")
+    if info.file_size > max_bytes:
+        raise BhavcopyError(day, file, f"zip member {info.filename!r} declares {info.file_size} bytes, over the {max_bytes}-byte cap")
+    try:
+        with archive.open(info) as member:
+            data = member.read(max_bytes + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, zipfile.LargeZipFile) as exc:
+        raise BhavcopyError(day, file, f"zip member {info.filename!r} is corrupt or truncated ({exc})") from None
+    if len(data) > max_bytes:
+        raise BhavcopyError(day, file, f"zip member {info.filename!r} inflates past the {max_bytes}-byte cap")
+    return data
+
+
+def read_named_member(body: bytes, day: date, file: str, names: tuple[str, ...], max_bytes: int) -> tuple[str, bytes]:
+    """(member name, CSV bytes) of the member NSE names for the day in a zip of many (the PR archive).
+
+    Names are compared without regard to case (NSE has written `Bc180625.csv` and `bc16122025.csv`)
+    on the part after any folder; exactly one member must match, under the same size caps. A zip
+    for another day holds other days' names, so this is also the date check of files that carry
+    no date column.
+    """
+    wanted = {name.lower() for name in names}
+    with _open(body, day, file) as archive:
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        found = [info for info in members if info.filename.rsplit("/", 1)[-1].lower() in wanted]
+        if len(found) != 1:
+            held = ", ".join(info.filename for info in members) or "none"
+            problem = "no member" if not found else f"{len(found)} members"
+            raise BhavcopyError(day, file, f"{problem} named {' or '.join(names)} in the zip; it holds: {held[:400]}")
+        return found[0].filename, _read_capped(archive, found[0], day, file, max_bytes)

@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 
 import luigi
 
-from . import availability, lake, layout, local_archive, nse_holidays, rawfile, source, trading_calendar, warehouse
+from . import adjust, availability, lake, layout, local_archive, nse_holidays, rawfile, source, trading_calendar, warehouse
 from .config import calendar, clickhouse, nse, retries, storage
 from .datasets import DATASETS
 from .errors import BhavcopyError, ExplainedError, NoFileError
@@ -194,6 +194,8 @@ class DayTask(luigi.Task):
 
     def _csv(self, body: bytes, file: str, member: str | None, max_bytes: int, zipped: bool) -> tuple[str, bytes]:
         """(file name, CSV bytes): the one member of NSE's zip, or the body itself for a plain CSV."""
+        if zipped and self.spec.member is not None:  # a zip of many members: the one named for the day
+            return rawfile.read_named_member(body, self.date, file, self.spec.member(self.date), max_bytes)
         if zipped:
             return rawfile.read_member(body, self.date, file, member, max_bytes)
         return member or os.path.basename(file.split("?", 1)[0]), body
@@ -258,7 +260,8 @@ class DownloadBhavcopy(DayTask):
         settings = nse()
         max_bytes = settings.max_bytes
         self.report(f"Downloading {self.dataset} {self.date}", 0)
-        fetched = fetch_day(self.dataset, self.date)
+        shared = self._shared_raw()
+        fetched, copied_from = shared if shared is not None else (fetch_day(self.dataset, self.date), None)
         # A zip is checked as NSE's zip; only the reports API or a local file may be the CSV itself.
         served_zip = rawfile.is_zip(fetched.body)
         csv_served = (fetched.from_api or fetched.route == local_archive.ROUTE) and not served_zip
@@ -279,12 +282,30 @@ class DownloadBhavcopy(DayTask):
             "content": "zip" if served_zip else "csv",
             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        if copied_from:
+            sidecar["copied_from"] = copied_from
         rows = csv_bytes.rstrip().count(b"\n")  # data lines: every line after the header
         with self.output().replacing(rows=lambda _: rows, extra=lambda: sidecar,
                                      before_replace=self.invalidate) as path:
             with open(path, "wb") as handle:
                 handle.write(fetched.body)
         self.report(f"Downloaded {member} via {fetched.route}", 100)
+
+    def _shared_raw(self) -> tuple[source.Fetched, str] | None:
+        """The day's file as a dataset reading the same NSE file already holds it, whole, or None.
+
+        The PR zip feeds `actions` and `prices52`: whichever downloads first fetches it, the other
+        copies its raw file (checked against its seal) rather than asking NSE twice.
+        """
+        for name in self.spec.shares_raw_with:
+            other = SealedTarget(str(layout.raw_path(self.root, name, self.date)),
+                                 str(layout.raw_sidecar_path(self.root, name, self.date)), root=self.root)
+            if other.exists() and other.problem() is None:
+                seal = other.read_seal()
+                with open(other.path, "rb") as handle:
+                    body = handle.read()
+                return source.Fetched(seal["route"], seal["url"], seal["member"], body), other.path
+        return None
 
 
 class ParseBhavcopy(DayTask):
@@ -326,8 +347,9 @@ class NormalizeBhavcopy(DayTask):
 
     def work(self):
         staged = lake.read_table(self.input().path)
-        checked = self.spec.validate(self.spec.to_canonical(staged), self.date, self.input().path)
-        if checked.good.num_rows + checked.rejects.num_rows != staged.num_rows:
+        canonical = self.spec.to_canonical(staged)  # as many rows as staged, unless the dataset expands
+        checked = self.spec.validate(canonical, self.date, self.input().path)
+        if checked.good.num_rows + checked.rejects.num_rows != canonical.num_rows:
             raise RuntimeError(f"{self.date} {self.input().path}: rows lost in validation")
         outputs = self.output()
         # Rejects first: the good rows' file is what marks the stage done.
@@ -347,6 +369,7 @@ class NormalizeBhavcopy(DayTask):
             filtered_rows=checked.rejects.num_rows,
             price_outside_range_rows=checked.warning_rows,
         )
+        self.metrics.update(self.spec.counts(checked.good))
 
 
 class WriteParquet(DayTask):
@@ -406,6 +429,7 @@ class LoadClickHouse(DayTask):
                                    self.spec.low_cardinality)
             self.report(f"Replacing {self.date} in {settings.database}.{table}", 30)
             loaded = warehouse.load_day(client, settings.database, table, rows, self.date)
+            adjust.ensure_views(client, settings)  # the views over the loaded tables (actions, adjusted prices)
         marker = {
             "date": self.date.isoformat(),
             "rows": loaded,
@@ -519,8 +543,14 @@ class BhavcopyETL(luigi.WrapperTask):
         probe_task = cls(date=days[0])
         root = storage().root
         done = {name: layout.complete_dates(root, name, probe_task.load_to_clickhouse) for name in probe_task.datasets}
+        checked = None
+        if probe_task.checks_actions:
+            from .actions_task import checked_dates
+
+            checked = checked_dates(root)
         return [day for day in days
-                if all(day in done[name] or not _day_requires(name, day, root) for name in probe_task.datasets)]
+                if all(day in done[name] or not _day_requires(name, day, root) for name in probe_task.datasets)
+                and (checked is None or day in checked or not is_session(day))]
 
     def requires(self):
         final = LoadClickHouse if self.load_to_clickhouse else WriteParquet
@@ -529,7 +559,16 @@ class BhavcopyETL(luigi.WrapperTask):
         for name in self.datasets:
             needed = _day_requires(name, self.date, root)
             tasks += [final(date=self.date, dataset=name)] if needed is True else needed
+        if self.checks_actions and is_session(self.date):
+            from .actions_task import CheckActions
+
+            tasks.append(CheckActions(date=self.date, dataset="actions"))
         return tasks
+
+    @property
+    def checks_actions(self) -> bool:
+        """With both the equity bhavcopy and corporate actions, the day's actions meet its prices."""
+        return "cm" in self.datasets and "actions" in self.datasets
 
 
 def _day_requires(dataset: str, day: date, root) -> "list | bool":

@@ -51,6 +51,10 @@ def nse_url_path(file_name: str) -> str:
         return f"/content/fo/{file_name}"
     if file_name.startswith("sec_bhavdata_full_"):
         return f"/products/content/{file_name}"
+    if re.fullmatch(r"PR\d{6}\.zip", file_name):  # PRDDMMYY.zip, two-digit year
+        return f"/archives/equities/bhavcopy/pr/{file_name}"
+    if re.fullmatch(r"ind_close_all_\d{8}\.csv", file_name):
+        return f"/content/indices/{file_name}"
     raise ValueError(f"not an NSE file name: {file_name}")
 
 

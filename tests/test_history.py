@@ -159,7 +159,8 @@ def test_futivx_is_a_future_kept_as_written(data_dir, nse_server, run_tasks):
 def test_first_days_of_each_dataset():
     """A backfill asks nothing for a dataset before its first day (Dataset.starts)."""
     assert {name: dataset.starts for name, dataset in DATASETS.items()} == {
-        "cm": date(1994, 11, 3), "fo": date(2000, 6, 12), "delivery": date(2020, 1, 1)}
+        "cm": date(1994, 11, 3), "fo": date(2000, 6, 12), "delivery": date(2020, 1, 1),
+        "actions": date(2010, 1, 1), "prices52": date(2010, 1, 1), "indices": date(2013, 1, 1)}
 
 
 # ---- the wrong file is refused, never published ----

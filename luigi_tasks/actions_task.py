@@ -1,0 +1,89 @@
+"""The cross-check of corporate actions against prices (actions_check.py), wired to the lake.
+
+`CheckActions` runs for a day once that day's equity bhavcopy and corporate actions are in the lake
+(BhavcopyETL asks for it whenever both datasets are in its set); it compares the day with the
+previous session's lake file, writes its findings to `checks/actions/<date>.json` and puts their
+counts in the run's metrics (`actions_check_contradicted`, ...). It needs the previous session's
+equity bhavcopy and PR file in the lake too (an action is listed up to its ex-date, so the session
+before it lists it), and asks for them: a run for one day fetches the day before if the lake lacks it (only the first day of a history has no previous session, and is recorded skipped).
+`check_days` does the same over any range for `python -m luigi_tasks actions --check`.
+"""
+import functools
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Callable
+
+import pyarrow.dataset as ds
+
+from . import actions_check, adjust, lake, layout
+from .config import actions
+from .tasks import DayTask, WriteParquet, is_session
+
+LISTING_DAYS = 15  # calendar days of PR files read for one ex-date: an action is listed every day until it
+
+
+def check_path(root: Path, dataset: str, day: date) -> Path:
+    return root / "checks" / dataset / f"{day.isoformat()}.json"
+
+
+def checked_dates(root: Path) -> set[date]:
+    return layout.dates_in(check_path(root, "actions", date(2000, 1, 1)).parent, ".json")
+
+
+def previous_session(day: date, session: Callable[[date], bool]) -> date | None:
+    for back in range(1, 31):
+        if session(day - timedelta(days=back)):
+            return day - timedelta(days=back)
+    return None
+
+
+def _cm_day(root: Path, day: date | None):
+    if day is None or day not in layout.lake_dates(root, "cm"):
+        return None
+    return lake.read_table(layout.lake_path(root, "cm", day))
+
+
+def _listed_until(root: Path, day: date):
+    """The actions listed on the PR days just before and on `day`, from the lake."""
+    first = day - timedelta(days=LISTING_DAYS)
+    return adjust.read_lake(root, "actions", (ds.field("trade_date") >= first) & (ds.field("trade_date") <= day))
+
+
+def check_days(root: Path, days: list[date], session: Callable[[date], bool]) -> list[actions_check.Finding]:
+    """Every finding for these days (each needs its cm lake file; the previous session's if there)."""
+    settings, findings = actions(), []
+    cm_days = layout.lake_dates(root, "cm")
+    for day in sorted(set(days) & cm_days):
+        before = _cm_day(root, previous_session(day, session))
+        findings += actions_check.check_day(day, before, _cm_day(root, day), _listed_until(root, day),
+                                            settings.tolerance, settings.unexplained_gap)
+    return findings
+
+
+class CheckActions(DayTask):
+    """The day's splits, bonuses and consolidations against its prices; findings kept, counts in metrics."""
+
+    attempts_setting = "write"  # local work on the lake, retried like writing it
+
+    def requires(self):
+        days = [self.date] if self.before is None else [self.before, self.date]
+        return [WriteParquet(date=day, dataset=name) for day in days for name in ("cm", "actions")]
+
+    def output(self):
+        return self.target(check_path)
+
+    @functools.cached_property
+    def before(self) -> date | None:
+        return previous_session(self.date, is_session)
+
+    def run(self):
+        if self.before is None:
+            self.metrics["check_skipped"] = 1
+            self.output().write_json({"date": self.date.isoformat(), "skipped": "no previous session"})
+            return
+        findings = check_days(self.root, [self.date], is_session)
+        counts = actions_check.summary(findings)
+        self.metrics.update(counts, check_skipped=0)
+        flagged = [f.as_dict() for f in findings if f.flag in (actions_check.CONTRADICTS, actions_check.UNEXPLAINED)]
+        self.output().write_json({"date": self.date.isoformat(), "previous_session": self.before.isoformat(),
+                                  **counts, "flagged": flagged})
