@@ -6,13 +6,13 @@ day, coloured by state, the state, rows and route on hover; plotly.js inlined so
 offline) and the monthly table, put together with a Jinja2 template.
 """
 import json
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
-STATES = ("done", "missing", "late", "unknown", "corrupt", "closed")
-COLOURS = {"done": "#2e7d32", "missing": "#d50000", "late": "#ff9800", "unknown": "#fdd835",
-           "corrupt": "#6a1b9a", "closed": "#e0e0e0"}
+from .status import STATES
+
+COLOURS = {"done": "#2e7d32", "missing": "#d50000", "corrupt": "#6a1b9a", "closed": "#e0e0e0",
+           "late": "#ff9800", "unknown": "#fdd835", "not-due": "#90caf9"}
 
 
 @dataclass
@@ -29,7 +29,8 @@ class Period:
         return sum(count for state, count in self.counts.items() if state != "closed")
 
     def line(self) -> str:
-        shown = ", ".join(f"{self.counts[state]} {state}" for state in STATES[1:-1] if self.counts[state])
+        shown = ", ".join(f"{self.counts[state]} {state}" for state in STATES
+                          if state not in ("done", "closed") and self.counts[state])
         return (f"{self.period:<17} {self.dataset:<8} {self.sessions:>5,} sessions {self.counts['done']:>5,} done"
                 f"{', ' + shown if shown else ''}; {self.counts['closed']} closed; {self.rows:>12,} rows")
 
@@ -75,19 +76,6 @@ def as_json(statuses, by: str | None) -> str:
     return json.dumps({"days": [{**asdict(s), "day": s.day.isoformat()} for s in statuses]}, indent=1)
 
 
-def _hover(status) -> str:
-    text = f"{status.day.isoformat()} {status.dataset}: {status.state}"
-    if status.missing_stage:
-        text += f" from {status.missing_stage}"
-    if status.rows is not None:
-        text += f", {status.rows:,} rows"
-    if status.route:
-        text += f" via {status.route}"
-    if status.problem:
-        text += f"<br>{status.problem}"
-    return text
-
-
 def heatmap(statuses, dataset: str):
     """A year per row, a day of the year per column; every day of the range has a cell."""
     import plotly.graph_objects as go
@@ -100,7 +88,7 @@ def heatmap(statuses, dataset: str):
     for status in days:
         column = status.day.timetuple().tm_yday
         z[status.day.year][column] = STATES.index(status.state)
-        hover[status.day.year][column] = _hover(status)
+        hover[status.day.year][column] = status.line()  # the status command's own line
     scale = []
     for index, state in enumerate(STATES):  # one flat band of colour per state
         scale += [(index / len(STATES), COLOURS[state]), ((index + 1) / len(STATES), COLOURS[state])]

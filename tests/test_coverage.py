@@ -123,4 +123,17 @@ def test_the_coverage_page_renders_in_chromium_with_the_missing_days_visible(lak
     assert Image.open(shots["gappy"]).size == (1400, 1100)
     # the ten missing sessions of March 2013 are red cells; the whole lake has only the legend's red
     assert red_pixels(shots["gappy"]) > red_pixels(shots["whole"]) + 20
-    assert "missing from WriteParquet" in (tmp_path / "gappy.html").read_text()
+    assert f"{GAP[0].isoformat()}  cm       missing  from WriteParquet" in (tmp_path / "gappy.html").read_text()  # the hover
+
+
+def test_every_status_state_has_a_colour_and_a_cell():
+    """Late, unknown and not-due days (the evening run's states) are drawn too, not only done and missing."""
+    from luigi_tasks import coverage
+    from luigi_tasks.status import STATES, DayStatus
+
+    statuses = [DayStatus(date(2026, 12, 1 + i), "cm", state) for i, state in enumerate(STATES)]
+    assert set(coverage.COLOURS) == set(STATES)
+    page = coverage.page(statuses, "all states")
+    assert all(f">{state}</span>" in page for state in STATES)
+    rows = coverage.periods(statuses, "month")
+    assert [(p.period, p.counts) for p in rows] == [("2026-12", dict.fromkeys(STATES, 1))]
