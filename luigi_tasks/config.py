@@ -57,7 +57,7 @@ class nse(EnvConfig):
         ),
         description="NSE refuses requests without a browser-like User-Agent",
     )
-    referer = luigi.Parameter(default="https://www.nseindia.com/")
+    referer = luigi.Parameter(default="https://www.nseindia.com/", description="Referer header sent with every request")
     connect_timeout = luigi.FloatParameter(default=10.0, description="Seconds to connect")
     read_timeout = luigi.FloatParameter(default=30.0, description="Seconds between bytes of the answer")
     http_retries = luigi.IntParameter(
@@ -98,14 +98,14 @@ class clickhouse(EnvConfig):
     }
     host = luigi.Parameter(default="", description="Server host; empty means embedded chdb (env CLICKHOUSE_HOST)")
     port = luigi.IntParameter(default=8123, description="HTTP port (env CLICKHOUSE_PORT)")
-    user = luigi.Parameter(default="default", description="env CLICKHOUSE_USER")
+    user = luigi.Parameter(default="default", description="Server user (env CLICKHOUSE_USER)")
     password = luigi.Parameter(
         default="",
         significant=False,
         visibility=ParameterVisibility.PRIVATE,
-        description="env CLICKHOUSE_PASSWORD; never logged or shown",
+        description="Server password (env CLICKHOUSE_PASSWORD); never logged or shown",
     )
-    database = luigi.Parameter(default="nse", description="env CLICKHOUSE_DATABASE")
+    database = luigi.Parameter(default="nse", description="Database of every table and view (env CLICKHOUSE_DATABASE)")
     secure = luigi.BoolParameter(default=False, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
                                  description="HTTPS to the server (env CLICKHOUSE_SECURE)")
     cm_table = luigi.Parameter(default="cm_bhavcopy", description="Table for the equity bhavcopy")
@@ -149,7 +149,8 @@ class calendar(luigi.Config):
     )
     holiday_list = luigi.BoolParameter(
         default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
-        description="Ask NSE's /api/holiday-master (cached a day under DATA_DIR/calendar) for years XBOM lacks",
+        description="Ask NSE's /api/holiday-master (cached a day under DATA_DIR/calendar) about the current "
+                    "year and later, and days XBOM does not know",
     )
     grace_hours = luigi.FloatParameter(
         default=15.0, description="Hours after publish_hour_ist a missing file is 'late' (exit missing_data, "
@@ -182,7 +183,7 @@ class retries(luigi.Config):
     download = luigi.IntParameter(default=3, description="Attempts for DownloadBhavcopy")
     parse = luigi.IntParameter(default=2, description="Attempts for ParseBhavcopy")
     normalize = luigi.IntParameter(default=2, description="Attempts for NormalizeBhavcopy")
-    write = luigi.IntParameter(default=2, description="Attempts for WriteParquet")
+    write = luigi.IntParameter(default=2, description="Attempts for WriteParquet (and CheckActions)")
     load = luigi.IntParameter(default=3, description="Attempts for LoadClickHouse")
 
 
