@@ -550,7 +550,7 @@ class BhavcopyETL(luigi.WrapperTask):
             checked = checked_dates(root)
         return [day for day in days
                 if all(day in done[name] or not _day_requires(name, day, root) for name in probe_task.datasets)
-                and (checked is None or day in checked or not is_session(day))]
+                and (checked is None or day in checked or not is_session(day) or day < DATASETS["actions"].starts)]
 
     def requires(self):
         final = LoadClickHouse if self.load_to_clickhouse else WriteParquet
@@ -559,7 +559,7 @@ class BhavcopyETL(luigi.WrapperTask):
         for name in self.datasets:
             needed = _day_requires(name, self.date, root)
             tasks += [final(date=self.date, dataset=name)] if needed is True else needed
-        if self.checks_actions and is_session(self.date):
+        if self.checks_actions and is_session(self.date) and self.date >= DATASETS["actions"].starts:
             from .actions_task import CheckActions
 
             tasks.append(CheckActions(date=self.date, dataset="actions"))

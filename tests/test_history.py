@@ -156,6 +156,16 @@ def test_futivx_is_a_future_kept_as_written(data_dir, nse_server, run_tasks):
         ("FUTIVX", date(2018, 7, 17), None, None)]
 
 
+def test_a_day_before_the_pr_archive_lands_cm_with_the_default_datasets(data_dir, nse_server, run_tasks):
+    """With cm and actions both selected, a 2007 day needs no actions file and no actions check."""
+    day = date(2007, 8, 29)
+    assert run_tasks(BhavcopyETL(date=day, datasets=["cm", "actions", "prices52", "indices"],
+                                 load_to_clickhouse=False)).status == LuigiStatusCode.SUCCESS
+    assert pq.read_table(layout.lake_path(data_dir, "cm", day)).num_rows == 23
+    assert not (data_dir / "checks").exists() and not (data_dir / "raw" / "actions").exists()
+    assert not any("/pr/" in path for path in nse_server.paths_requested())
+
+
 def test_first_days_of_each_dataset():
     """A backfill asks nothing for a dataset before its first day (Dataset.starts)."""
     assert {name: dataset.starts for name, dataset in DATASETS.items()} == {
