@@ -17,6 +17,7 @@ import pyarrow.dataset as ds
 
 from . import actions_check, adjust, lake, layout
 from .config import actions
+from .datasets import DATASETS
 from .tasks import DayTask, WriteParquet, is_session
 
 LISTING_DAYS = 15  # calendar days of PR files read for one ex-date: an action is listed every day until it
@@ -74,7 +75,9 @@ class CheckActions(DayTask):
 
     @functools.cached_property
     def before(self) -> date | None:
-        return previous_session(self.date, is_session)
+        """The session before, unless it precedes NSE's first PR file: then there is none to compare."""
+        before = previous_session(self.date, is_session)
+        return before if before is not None and before >= DATASETS["actions"].starts else None
 
     def run(self):
         if self.before is None:
