@@ -65,24 +65,37 @@ class CheckActions(DayTask):
     """The day's splits, bonuses and consolidations against its prices; findings kept, counts in metrics."""
 
     attempts_setting = "write"  # local work on the lake, retried like writing it
+    # Below the stages' (DayTask.priority): Luigi runs higher priorities first, so every stage of a
+    # run lands before any check, and each day's check finds the session before it in the lake
+    # whenever the run holds that day too. (A dependent's priority flows down to its dependencies,
+    # so the check cannot sit below its wrapper's 0; the stages sit above it instead.)
+    priority = 0
 
     def requires(self):
-        days = [self.date] if self.before is None else [self.before, self.date]
-        return [WriteParquet(date=day, dataset=name) for day in days for name in ("cm", "actions")]
+        """The day's own files only: the session before is compared when the lake has it.
+
+        Requiring it would make a backfill fetch the day before its range, and fail its last day
+        when that file is missing; `actions --check` over the lake always compares every pair.
+        """
+        return [WriteParquet(date=self.date, dataset=name) for name in ("cm", "actions")]
 
     def output(self):
         return self.target(check_path)
 
-    @functools.cached_property
+    @property
     def before(self) -> date | None:
-        """The session before, unless it precedes NSE's first PR file: then there is none to compare."""
+        """The session before, if the lake holds its cm and actions files (none before NSE's first PR file)."""
         before = previous_session(self.date, is_session)
-        return before if before is not None and before >= DATASETS["actions"].starts else None
+        if before is None or before < DATASETS["actions"].starts:
+            return None
+        in_lake = all(before in layout.lake_dates(self.root, name) for name in ("cm", "actions"))
+        return before if in_lake else None
 
     def run(self):
         if self.before is None:
             self.metrics["check_skipped"] = 1
-            self.output().write_json({"date": self.date.isoformat(), "skipped": "no previous session"})
+            self.output().write_json({"date": self.date.isoformat(),
+                                      "skipped": "the previous session is not in the lake (or precedes the PR archive)"})
             return
         findings = check_days(self.root, [self.date], is_session)
         counts = actions_check.summary(findings)

@@ -148,6 +148,8 @@ def fetch_day(dataset: str, day: date) -> source.Fetched:
 class DayTask(luigi.Task):
     """A stage of one dataset on one trading day."""
 
+    priority = 1  # above the day's checks (actions_task.CheckActions): Luigi runs the stages first
+
     date = luigi.DateParameter(description="Trade date, YYYY-MM-DD")
     dataset = luigi.ChoiceParameter(choices=list(DATASETS), default="cm", description="Which NSE file")
 
