@@ -153,15 +153,20 @@ STAGES = [
 ]
 
 
-def downstream_records(stage: str, root: Path, dataset: str, day: date) -> list[Path]:
-    """The records of the stages after `stage`: removing them marks those stages to redo.
+def outputs_after(stage: str) -> list[Output]:
+    """The outputs of the stages after `stage`, in pipeline order."""
+    names = [output.stage for output in STAGES]
+    return STAGES[len(names) - names[::-1].index(stage):]
+
+
+def records_from(stage: str, root: Path, dataset: str, day: date) -> list[Path]:
+    """The records of every stage after `stage`, then its own: removing them marks them to redo.
 
     Only records go, never data: the old lake file stays readable and ClickHouse keeps its rows
     until the redo replaces them.
     """
-    names = [output.stage for output in STAGES]
-    after = len(names) - names[::-1].index(stage)
-    return [output.record(root, dataset, day) for output in STAGES[after:]]
+    own = [output for output in STAGES if output.stage == stage]
+    return [output.record(root, dataset, day) for output in outputs_after(stage) + own]
 
 
 def stages(load: bool) -> list[Output]:

@@ -11,6 +11,11 @@ def is_zip(body: bytes) -> bool:
     return body[:4] == b"PK\x03\x04"
 
 
+def data_lines(csv_bytes: bytes) -> int:
+    """The rows a CSV holds: every line after the header, trailing blank lines aside."""
+    return csv_bytes.rstrip().count(b"\n")
+
+
 def looks_like_csv(body: bytes) -> bool:
     """A first line of UTF-8 text with at least two commas: NSE's CSV itself, not a zip of it."""
     first = body[:4096].split(b"\n", 1)[0]

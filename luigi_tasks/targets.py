@@ -165,3 +165,8 @@ class SealedTarget(AtomicLocalTarget):
         if full and sha256_of(self.path) != seal.get("sha256"):
             return "its SHA-256 differs from its seal (the file changed after it was written)"
         return None
+
+
+def stage_target(output, root, dataset: str, day) -> SealedTarget:
+    """The sealed target of one `layout.STAGES` output for a dataset's day: tasks, sharing and verify."""
+    return SealedTarget(str(output.path(root, dataset, day)), str(output.record(root, dataset, day)), root=root)

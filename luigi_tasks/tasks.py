@@ -16,7 +16,7 @@ from . import adjust, availability, lake, layout, local_archive, nse_holidays, r
 from .config import calendar, clickhouse, nse, retries, storage
 from .datasets import DATASETS
 from .errors import BhavcopyError, ExplainedError, NoFileError
-from .targets import AtomicLocalTarget, SealedTarget
+from .targets import AtomicLocalTarget, SealedTarget, stage_target
 
 logger = logging.getLogger("luigi-interface")
 
@@ -176,8 +176,7 @@ class DayTask(luigi.Task):
     def sealed(self, path_for) -> SealedTarget:
         """The stage's data file with its seal, as `layout.STAGES` places it."""
         output = next(output for output in layout.STAGES if output.path is path_for)
-        return SealedTarget(str(path_for(self.root, self.dataset, self.date)),
-                            str(output.record(self.root, self.dataset, self.date)), root=self.root)
+        return stage_target(output, self.root, self.dataset, self.date)
 
     attempts_setting = ""  # which `[retries]` option bounds this stage's attempts
 
@@ -210,17 +209,13 @@ class DayTask(luigi.Task):
         were, and a kill after this point leaves the later stages undone, so the next run finishes
         the redo.
         """
-        for path in layout.downstream_records(self.task_family, self.root, self.dataset, self.date):
+        for path in layout.records_from(self.task_family, self.root, self.dataset, self.date):
             path.unlink(missing_ok=True)
-        for output in layout.STAGES:
-            if output.stage == self.task_family:
-                output.record(self.root, self.dataset, self.date).unlink(missing_ok=True)
 
     def redoing(self) -> bool:
         """True if a later stage still holds data built from the output this run replaces."""
-        names = [output.stage for output in layout.STAGES]
-        later = layout.STAGES[len(names) - names[::-1].index(self.task_family):]
-        return any(output.path(self.root, self.dataset, self.date).exists() for output in later)
+        return any(output.path(self.root, self.dataset, self.date).exists()
+                   for output in layout.outputs_after(self.task_family))
 
     def run(self):
         """Do the stage, unless another run finished it since Luigi scheduled this one.
@@ -286,7 +281,7 @@ class DownloadBhavcopy(DayTask):
         }
         if copied_from:
             sidecar["copied_from"] = copied_from
-        rows = csv_bytes.rstrip().count(b"\n")  # data lines: every line after the header
+        rows = rawfile.data_lines(csv_bytes)
         with self.output().replacing(rows=lambda _: rows, extra=lambda: sidecar,
                                      before_replace=self.invalidate) as path:
             with open(path, "wb") as handle:
@@ -300,8 +295,7 @@ class DownloadBhavcopy(DayTask):
         copies its raw file (checked against its seal) rather than asking NSE twice.
         """
         for name in self.spec.shares_raw_with:
-            other = SealedTarget(str(layout.raw_path(self.root, name, self.date)),
-                                 str(layout.raw_sidecar_path(self.root, name, self.date)), root=self.root)
+            other = DownloadBhavcopy(date=self.date, dataset=name).output()
             if other.exists() and other.problem() is None:
                 seal = other.read_seal()
                 with open(other.path, "rb") as handle:

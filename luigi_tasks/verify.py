@@ -16,8 +16,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
 
-from . import lake, layout
-from .targets import SealedTarget, sha256_of
+from . import lake, layout, rawfile
+from .targets import sha256_of, stage_target
 
 
 @dataclass
@@ -35,10 +35,6 @@ class DayCheck:
         return [head.rstrip()] if not self.problems else [f"{head} {problem}" for problem in self.problems]
 
 
-def _sealed(output: layout.Output, root: Path, dataset: str, day: date) -> SealedTarget:
-    return SealedTarget(str(output.path(root, dataset, day)), str(output.record(root, dataset, day)))
-
-
 def verify_day(root: Path, dataset: str, day: date, load: bool) -> DayCheck:
     check = DayCheck(day, dataset, "ok")
     lake_sha = None
@@ -49,7 +45,7 @@ def verify_day(root: Path, dataset: str, day: date, load: bool) -> DayCheck:
             check.missing_stage = check.missing_stage or output.stage
             continue
         if output.sealed:
-            problem = _sealed(output, root, dataset, day).problem(full=True)
+            problem = stage_target(output, root, dataset, day).problem(full=True)
             if problem and problem.startswith("no seal"):
                 check.missing_stage = check.missing_stage or output.stage
             elif problem:
@@ -91,13 +87,13 @@ def _raw_rows(path: Path) -> int:
     if body[:4] == b"PK\x03\x04":
         with zipfile.ZipFile(path) as archive:
             body = archive.read(archive.namelist()[0])
-    return body.rstrip().count(b"\n")
+    return rawfile.data_lines(body)
 
 
 def adopt_day(root: Path, dataset: str, day: date) -> list[Path]:
     """Seal the files of a day written before seals existed; returns the files sealed."""
     outputs = [output for output in layout.STAGES if output.sealed and output.path(root, dataset, day).exists()]
-    records = [_sealed(output, root, dataset, day).seal for output in outputs]
+    records = [stage_target(output, root, dataset, day).seal for output in outputs]
     if not outputs or any(_has_seal(record.path) for record in records):
         return []
     for output, record in zip(outputs, records):
