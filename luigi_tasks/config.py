@@ -177,6 +177,12 @@ class tracking(EnvConfig):
                                                                    "for queued MLflow runs to be written")
 
 
+class batch(luigi.Config):
+    """How many days one BhavcopyETL run takes on in a backfill (Luigi's batching; batch_run.py)."""
+
+    days = luigi.IntParameter(default=25, description="Days per BhavcopyETL run in a backfill; 1 turns batching off")
+
+
 class retries(luigi.Config):
     """Attempts per stage within one run (Luigi's retry_count); the delay is `[scheduler] retry_delay`."""
 

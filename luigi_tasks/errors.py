@@ -13,7 +13,12 @@ class OneLineFailures(logging.Filter):
     Luigi's worker logs a failed task with `logger.exception`, so every failure would print its
     traceback, causes included. Here the record keeps Luigi's line plus the error's message, and the
     traceback goes to the same logger at DEBUG (`--log-level DEBUG` shows it).
+
+    Inside a batch (batch_run.run sets `inside_batch`) a stage's failure is a WARNING: the batch's
+    own failure repeats it in its one ERROR line, once its attempts are spent.
     """
+
+    inside_batch = False
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
@@ -21,6 +26,8 @@ class OneLineFailures(logging.Filter):
             line = record.getMessage()
             logging.getLogger(record.name).debug("%s: traceback", line, exc_info=record.exc_info)
             record.msg, record.args, record.exc_info, record.exc_text = f"{line}: {error}", (), None, None
+            if OneLineFailures.inside_batch and record.levelno > logging.WARNING:
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 

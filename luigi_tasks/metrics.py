@@ -71,8 +71,14 @@ def redact(text: str) -> str:
 @luigi.Task.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
 def _on_dependency(task, dependency):
     _open_channel()
+
+
+@luigi.Task.event_handler(luigi.Event.START)
+def _on_start(task):
+    """A BhavcopyETL run says, before its stages run, what its days' MLflow params are."""
     if isinstance(task, BhavcopyETL):
-        _etl_params[task.date] = (task.load_to_clickhouse, tuple(task.datasets))
+        for day in task.dates:
+            _route(["params", day.isoformat(), task.load_to_clickhouse, list(task.datasets)])
 
 
 def metric_name(task: DayTask, name: str) -> str:
@@ -92,14 +98,25 @@ def _on_success(task):
     if isinstance(task, DayTask):
         _route(["metrics", task.date.isoformat(), {metric_name(task, k): v for k, v in task.metrics.items()}])
     elif isinstance(task, BhavcopyETL):
-        _route(["finish", task.date.isoformat(), "success", None])
+        for day in task.dates:
+            _route(["finish", day.isoformat(), "success", None])
 
 
 @luigi.Task.event_handler(luigi.Event.FAILURE)
 def _on_failure(task, exception):
-    if isinstance(task, (DayTask, BhavcopyETL)):
-        error = redact(f"{task.task_family}: {exception}")[:ERROR_PARAM_LIMIT]  # redacted before it is cut
-        _route(["finish", task.date.isoformat(), "failed", error])
+    if isinstance(task, DayTask):
+        _route(["finish", task.date.isoformat(), "failed", _error(task, exception)])
+    elif isinstance(task, BhavcopyETL):
+        # A day whose stage failed was finished by that failure; the batch's other days finish here,
+        # as successes when their stages are done, so one bad day costs no other day its run.
+        for day in task.dates:
+            if day not in task.failed_days:
+                done = all(stage.complete() for stage in task.stages(day))
+                _route(["finish", day.isoformat(), *(("success", None) if done else ("failed", _error(task, exception)))])
+
+
+def _error(task, exception) -> str:
+    return redact(f"{task.task_family}: {exception}")[:ERROR_PARAM_LIMIT]  # redacted before it is cut
 
 
 # ---- events from forked workers to the scheduling process ----
@@ -111,8 +128,12 @@ SEND_WAIT = 1.0  # seconds a child retries a full pipe before dropping an event 
 
 
 def _open_channel() -> None:
-    """In the scheduling process, before Luigi forks: the pipe, and the thread that applies its lines."""
-    if _channel.get("pid") == os.getpid() or not config.tracking().enabled:
+    """In the scheduling process, before Luigi forks: the pipe, and the thread that applies its lines.
+
+    A fork keeps its parent's channel: a BhavcopyETL run schedules its stages inside a forked worker
+    (batch_run.py), and their events belong to the scheduling process.
+    """
+    if _channel or not config.tracking().enabled:
         return
     read, write = os.pipe()
     os.set_blocking(write, False)
@@ -181,6 +202,8 @@ def _apply(event: list) -> None:
     with _applied:
         if kind == "metrics":
             _pending.setdefault(day, {}).update(event[2])
+        elif kind == "params":
+            _etl_params[day] = (event[2], tuple(event[3]))
         elif kind == "finish":
             _finish(day, event[2], event[3])
 

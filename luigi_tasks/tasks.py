@@ -12,8 +12,8 @@ from datetime import date, datetime, timezone
 
 import luigi
 
-from . import adjust, availability, lake, layout, local_archive, nse_holidays, rawfile, source, trading_calendar, warehouse
-from .config import calendar, clickhouse, nse, retries, storage
+from . import adjust, availability, batch_run, lake, layout, local_archive, nse_holidays, rawfile, source, trading_calendar, warehouse
+from .config import batch, calendar, clickhouse, nse, retries, storage
 from .datasets import DATASETS
 from .errors import BhavcopyError, ExplainedError, NoFileError
 from .targets import AtomicLocalTarget, SealedTarget, stage_target
@@ -145,6 +145,11 @@ def fetch_day(dataset: str, day: date) -> source.Fetched:
         raise error.explain(availability.explain(need(dataset, day), day, day_info(day), timing()))
 
 
+def explained(exception) -> str | None:
+    """The one line an ExplainedError says, for the scheduler, the visualiser and failure e-mails."""
+    return str(exception) if isinstance(exception, ExplainedError) else None
+
+
 class DayTask(luigi.Task):
     """A stage of one dataset on one trading day."""
 
@@ -232,10 +237,7 @@ class DayTask(luigi.Task):
         raise NotImplementedError
 
     def on_failure(self, exception):
-        """The scheduler, the visualiser and failure e-mails get the one line an ExplainedError says."""
-        if isinstance(exception, ExplainedError):
-            return str(exception)
-        return super().on_failure(exception)
+        return explained(exception) or super().on_failure(exception)
 
     def report(self, message: str, percent: int | None = None) -> None:
         """Status for the visualiser; the worker sets these callbacks, a direct run() has none."""
@@ -479,7 +481,29 @@ class RecordClosed(luigi.Task):
                                             timing()))
 
 
-class LatestDueDate(luigi.DateParameter):
+class DayOrDays(luigi.DateParameter):
+    """A trade date, or the tuple of dates Luigi's batching gives one BhavcopyETL run (batch_method)."""
+
+    def parse(self, s):
+        parts = s.split(",")
+        return tuple(super(DayOrDays, self).parse(part) for part in parts) if len(parts) > 1 else super().parse(s)
+
+    def normalize(self, value):
+        if isinstance(value, tuple):
+            return tuple(super(DayOrDays, self).normalize(day) for day in value)
+        return super().normalize(value)
+
+    def serialize(self, value):
+        if isinstance(value, tuple):
+            return ",".join(super(DayOrDays, self).serialize(day) for day in value)
+        return super().serialize(value)
+
+    def next_in_enumeration(self, value):
+        """Luigi's summary shows consecutive dates as a range; a batch's tuple is not one of them."""
+        return None if isinstance(value, tuple) else super().next_in_enumeration(value)
+
+
+class LatestDueDate(DayOrDays):
     """A date parameter whose default, the latest session due, is worked out when a task is made.
 
     Not at import: the answer moves with the clock, and it may cost a request for NSE's list.
@@ -501,16 +525,25 @@ def _unknown_once(dataset: str, day: date) -> None:
 _UNKNOWN_LOGGED: set[tuple[str, date]] = set()
 
 
-class BhavcopyETL(luigi.WrapperTask):
+class StagesFailed(ExplainedError):
+    """Stages of a BhavcopyETL run failed, their attempts spent; the message has one line for each."""
+
+
+class BhavcopyETL(luigi.Task):
     """Everything for one trading day: `luigi --module luigi_tasks BhavcopyETL --date 2025-06-18`.
 
     What each dataset needs comes from availability.need: nothing on a closed day, before the
     dataset's first file or before the file is due; the stage chain once the file is (or may be)
     there; for a day inside its grace window whose file NSE has not served, NSEPublished (late, exit
     missing_data); for a guessed session NSE has no file for, nothing (unknown) or RecordClosed.
+
+    The stage chains are not its requirements but what its run builds (batch_run.py): so the
+    scheduler of a backfill holds one task per day, which Luigi batches (`[batch] days` a run),
+    and its cost stays linear in the range. Only the gates (NSEPublished, RecordClosed) are
+    requirements, since they decide whether a day can run at all.
     """
 
-    date = LatestDueDate(description="Trade date, YYYY-MM-DD; default: the latest session due")
+    date = LatestDueDate(description="Trade date, YYYY-MM-DD; default: the latest session due", batch_method=tuple)
     load_to_clickhouse = luigi.BoolParameter(
         default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
         description="Also load the day into ClickHouse (--load-to-clickhouse false for the lake alone)",
@@ -518,12 +551,23 @@ class BhavcopyETL(luigi.WrapperTask):
     datasets = luigi.ListParameter(
         default=list(DATASETS), description='Which NSE files, e.g. --datasets \'["cm","fo"]\'; default: all'
     )
+    retry_count = 1  # each stage is retried inside the run by its `[retries]`; rerunning the batch would redo them
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         unknown = [name for name in self.datasets if name not in DATASETS]
         if unknown:
             raise ValueError(f"unknown dataset(s) {unknown}; known: {sorted(DATASETS)}")
+        self.failed_days: set[date] = set()  # days a stage of this run failed on (metrics finishes them)
+
+    @property
+    def max_batch_size(self) -> int:
+        return batch().days
+
+    @property
+    def dates(self) -> tuple:
+        """The run's days: one, or those Luigi batched together."""
+        return self.date if isinstance(self.date, tuple) else (self.date,)
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
@@ -548,18 +592,51 @@ class BhavcopyETL(luigi.WrapperTask):
                 if all(day in done[name] or not _day_requires(name, day, root) for name in probe_task.datasets)
                 and (checked is None or day in checked or not is_session(day) or day < DATASETS["actions"].starts)]
 
-    def requires(self):
+    def stages(self, day: date) -> list:
+        """The day's last stage for each dataset that needs its chain, and its actions check."""
         final = LoadClickHouse if self.load_to_clickhouse else WriteParquet
         root = storage().root
-        tasks = []
-        for name in self.datasets:
-            needed = _day_requires(name, self.date, root)
-            tasks += [final(date=self.date, dataset=name)] if needed is True else needed
-        if self.checks_actions and is_session(self.date) and self.date >= DATASETS["actions"].starts:
+        tasks = [final(date=day, dataset=name) for name in self.datasets if _day_requires(name, day, root) is True]
+        if self.checks_actions and is_session(day) and day >= DATASETS["actions"].starts:
             from .actions_task import CheckActions
 
-            tasks.append(CheckActions(date=self.date, dataset="actions"))
+            tasks.append(CheckActions(date=day, dataset="actions"))
         return tasks
+
+    def requires(self):
+        root = storage().root
+        gates = []
+        for day in self.dates:
+            for name in self.datasets:
+                needed = _day_requires(name, day, root)
+                gates += [] if needed is True else needed
+        return gates
+
+    def complete(self):
+        return all(task.complete() for task in self.requires()) and \
+            all(task.complete() for day in self.dates for task in self.stages(day))
+
+    def run(self):
+        stages = [task for day in self.dates for task in self.stages(day)]
+        done = []
+
+        def succeeded(task):
+            if isinstance(task, DayTask):
+                done.append(task)
+                self.report(f"{len(done)} stages done; last {task}")
+
+        failures = batch_run.run(stages, on_success=succeeded)
+        self.failed_days = {task.date for task, _ in failures if isinstance(task, DayTask)}
+        missing = [task for task in stages if not task.complete()]
+        if missing:
+            lines = list(dict.fromkeys(f"{task}: {error}" for task, error in failures))
+            lines = lines or [f"{task}: not complete" for task in missing]
+            raise StagesFailed(f"{len(missing)} of {len(stages)} stage chains not done: " + "; ".join(lines))
+
+    def on_failure(self, exception):
+        return explained(exception) or super().on_failure(exception)
+
+    report = DayTask.report
 
     @property
     def checks_actions(self) -> bool:

@@ -20,12 +20,16 @@ def test_a_failed_day_sends_an_error_email(data_dir, nse_server, run_tasks, luig
         result = run_tasks(BhavcopyETL(date=date(2025, 6, 20), load_to_clickhouse=False))
 
     assert result.status == LuigiStatusCode.FAILED
-    (raw,) = smtp.messages
+    # one alert for the day's run, naming it, and the scheduler's note that the run is not retried
+    raw, disabled = smtp.messages
     message = email.message_from_string(raw)
     assert message["To"] == "ops@example.com"
-    assert "DownloadBhavcopy" in message["Subject"] and "FAILED" in message["Subject"]
+    assert message["Subject"].startswith('Luigi: BhavcopyETL(date=2025-06-20, load_to_clickhouse=False, datasets=["cm"])'
+                                         " FAILED")
     body = "".join(part.get_payload(decode=True).decode() for part in message.walk() if not part.is_multipart())
+    assert "DownloadBhavcopy(date=2025-06-20, dataset=cm): no bhavcopy" in " ".join(body.split())  # the stage, by name
     assert "no bhavcopy published for 2025-06-20" in body
+    assert email.message_from_string(disabled)["Subject"].startswith("Luigi Scheduler: DISABLED BhavcopyETL")
 
 
 def test_no_receiver_means_no_email(data_dir, nse_server, run_tasks, luigi_config):

@@ -6,6 +6,7 @@ failure (exit 30, e-mail). A day the calendar only guesses is never an alarm: un
 recent, recorded as closed long after.
 """
 import email
+import socket
 import json
 import os
 import subprocess
@@ -162,8 +163,8 @@ def test_the_cli_exit_codes_and_emails_evening_by_evening(data_dir, nse_server, 
         assert "past its grace" in out  # the hook's note on the NoFileError
         subjects = [email.message_from_string(raw)["Subject"] for raw in smtp.messages]
         # the failure, and the scheduler's note that its attempts ([retries] download) are spent
-        assert [s for s in subjects if "FAILED" in s] == ["Luigi: DownloadBhavcopy(date=2026-12-02, dataset=cm) "
-                                                          "FAILED. Host: " + subjects[0].rsplit(" ", 1)[-1]]
+        assert [s for s in subjects if "FAILED" in s] == ['Luigi: BhavcopyETL(date=2026-12-02, load_to_clickhouse=False, '
+                                                          'datasets=["cm"]) FAILED. Host: ' + socket.gethostname()]
         sent = len(smtp.messages)
         assert not (data_dir / "raw").exists()
 
@@ -178,7 +179,8 @@ def test_the_cli_exit_codes_and_emails_evening_by_evening(data_dir, nse_server, 
 def test_the_next_evening_a_missing_known_session_fails_and_alerts(data_dir, nse_server, run_tasks, at, smtp):
     at(NEXT_DAY)
     assert run_tasks(etl()).status == LuigiStatusCode.FAILED
-    (raw,) = smtp.messages
+    raw, disabled = smtp.messages  # the run's alert, then the scheduler's note that it is not retried
+    assert email.message_from_string(disabled)["Subject"].startswith("Luigi Scheduler: DISABLED BhavcopyETL")
     body = "".join(part.get_payload(decode=True).decode() for part in email.message_from_string(raw).walk()
                    if not part.is_multipart())
     assert "no bhavcopy published for 2026-12-02" in body

@@ -199,7 +199,8 @@ def test_no_network_is_one_line_naming_the_date_and_every_route(tmp_path, hosts,
     assert run.returncode == 30, output[-3000:]
     assert "Traceback" not in output
     (line,) = [line for line in output.splitlines() if line.startswith("ERROR:")]
-    assert line.endswith("failed    DownloadBhavcopy(date=2022-12-01, dataset=cm): 2022-12-01 "
+    assert line.endswith('failed    BhavcopyETL(date=2022-12-01, load_to_clickhouse=True, datasets=["cm"]): '
+                         "1 of 1 stage chains not done: DownloadBhavcopy(date=2022-12-01, dataset=cm): 2022-12-01 "
                          f"{archive}/content/historical/EQUITIES/2022/DEC/cm01DEC2022bhav.csv.zip: request failed "
                          f"after retries: cannot reach {archive.split('//')[1]}: {cause}; routes tried: "
                          f"{archive}/content/historical/EQUITIES/2022/DEC/cm01DEC2022bhav.csv.zip "

@@ -30,6 +30,7 @@ import pytest
 
 from luigi_tasks import layout, warehouse
 from luigi_tasks.config import clickhouse
+from luigi_tasks.tasks import BhavcopyETL
 
 from conftest import DATA
 from nse_server import member_text, zip_bytes
@@ -172,17 +173,28 @@ def assert_day_complete(root: Path, day: date = DAY, rows: int = SOURCE_ROWS, lo
 
 @contextlib.contextmanager
 def luigi_failures():
-    """The (task family, exception) of every task that fails while the block runs in-process."""
+    """The (task family, exception) of every stage (or gate) that fails while the block runs in-process.
+
+    A BhavcopyETL run whose stages fail then fails itself, its one line repeating theirs: checked
+    here, so that every test of a stage's failure also checks what the run reports.
+    """
     seen: list[tuple[str, BaseException]] = []
+    runs: list[BaseException] = []
 
     def record(task, exception):
-        seen.append((task.task_family, exception))
+        if isinstance(task, BhavcopyETL):
+            runs.append(exception)
+        else:
+            seen.append((task.task_family, exception))
 
     luigi.Task.event_handler(luigi.Event.FAILURE)(record)
     try:
         yield seen
     finally:
         luigi.Task.remove_event_handler(luigi.Event.FAILURE, record)
+    for error in runs:
+        assert "stage chains not done: " in str(error), error
+        assert seen and str(seen[-1][1]) in str(error), f"the run's failure does not repeat its stage's: {error}"
 
 
 def free_port() -> int:

@@ -125,11 +125,14 @@ def test_password_absent_from_mlflow_and_errors(data_dir, nse_server, run_tasks,
 
 
 def all_tasks(task) -> list:
+    """The task, what it requires, and for a BhavcopyETL the stage chains its run builds."""
     found, todo = [], [task]
     while todo:
         current = todo.pop()
         found.append(current)
         todo.extend(luigi.task.flatten(current.requires()))
+        if isinstance(current, BhavcopyETL):
+            todo.extend(stage for day in current.dates for stage in current.stages(day))
     return found
 
 

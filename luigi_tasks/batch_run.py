@@ -1,0 +1,60 @@
+"""Run one batch of days' stage tasks with Luigi's own worker, on a scheduler of the batch's own.
+
+Luigi's local scheduler walks every task it holds on each request for work, so a backfill whose
+one scheduler held every stage of every day would cost the square of its task count (hours for
+NSE's full history; BENCHMARKS.md). The outer scheduler holds one BhavcopyETL per day, which
+Luigi batches; each batch gives its days' stages to a fresh Luigi worker here. The stages stay
+Luigi tasks: their targets, `[retries]` (by Luigi's retry policy, under `[worker] keep_alive`),
+events, metrics and status messages are those of any Luigi run.
+"""
+import luigi
+import luigi.cmdline_parser
+import luigi.interface
+import luigi.rpc
+import luigi.scheduler
+import luigi.worker
+
+from .errors import OneLineFailures
+
+
+def _scheduler():
+    """luigid when the command line used it (so the visualiser shows every stage), else a local one.
+
+    luigid counts each worker's own tasks, so a batch's stages cost it no more than a day's would;
+    a `luigi.build(...)` call from Python has no command line and gets a local scheduler.
+    """
+    command_line = luigi.cmdline_parser.CmdlineParser.get_instance()
+    core = luigi.interface.core()
+    if command_line is None or core.local_scheduler:
+        return luigi.scheduler.Scheduler(prune_on_get_work=True, record_task_history=False)  # as luigi.build's
+    url = core.scheduler_url or f"http://{core.scheduler_host}:{core.scheduler_port:d}/"
+    return luigi.rpc.RemoteScheduler(url)
+
+
+def run(tasks: list, on_success=lambda task: None) -> list[tuple[luigi.Task, BaseException]]:
+    """Run `tasks` and what they require that is not done; return the (task, error) of each failure.
+
+    No stage sends an e-mail of its own: the batch's single failure does, listing them all.
+    """
+    failures: list[tuple[luigi.Task, BaseException]] = []
+
+    def failed(task, exception):
+        failures.append((task, exception))
+
+    luigi.Task.event_handler(luigi.Event.FAILURE)(failed)
+    luigi.Task.event_handler(luigi.Event.SUCCESS)(on_success)
+    OneLineFailures.inside_batch = True
+    scheduler = _scheduler()
+    try:
+        with luigi.worker.Worker(scheduler=scheduler, worker_processes=1, send_failure_email=False) as worker:
+            for task in tasks:
+                worker.add(task)
+            worker.run()
+    finally:
+        OneLineFailures.inside_batch = False
+        luigi.Task.remove_event_handler(luigi.Event.FAILURE, failed)
+        luigi.Task.remove_event_handler(luigi.Event.SUCCESS, on_success)
+        if hasattr(scheduler, "close"):
+            scheduler.close()
+    return failures
+

@@ -1,0 +1,120 @@
+"""A backfill's days run in Luigi's batches, each building its stage chains on a worker of its own."""
+from datetime import timedelta
+
+import luigi
+import pyarrow.parquet as pq
+import pytest
+from luigi.execution_summary import LuigiStatusCode
+
+from bench import mirror
+from luigi_tasks import RangeDaily, layout
+from luigi_tasks.tasks import BhavcopyETL, DayTask
+
+from nse_server import NSEServer
+from test_metrics import runs_of
+from test_tasks_clickhouse import engine
+
+DAYS = mirror.trading_days(6)  # three legacy days, then three UDiFF days
+
+
+@pytest.fixture
+def events():
+    """Which BhavcopyETL runs started (their dates) and which stages succeeded, in this process."""
+    seen = {"runs": [], "stages": []}
+
+    def started(task):
+        if isinstance(task, BhavcopyETL):
+            seen["runs"].append(task.dates)
+
+    def succeeded(task):
+        if isinstance(task, DayTask):
+            seen["stages"].append((task.task_family, task.date))
+
+    luigi.Task.event_handler(luigi.Event.START)(started)
+    luigi.Task.event_handler(luigi.Event.SUCCESS)(succeeded)
+    yield seen
+    luigi.Task.remove_event_handler(luigi.Event.START, started)
+    luigi.Task.remove_event_handler(luigi.Event.SUCCESS, succeeded)
+
+
+def backfill(days):
+    return RangeDaily(of=BhavcopyETL, start=days[0], stop=days[-1] + timedelta(days=1))
+
+
+def clickhouse_rows() -> dict:
+    client, database, table = engine()
+    result = client.query(f"SELECT trade_date, count() FROM `{database}`.`{table}` GROUP BY trade_date")
+    return dict(result.result_rows)
+
+
+def lake_rows(root) -> dict:
+    return {day: pq.read_metadata(layout.lake_path(root, "cm", day)).num_rows for day in layout.lake_dates(root, "cm")}
+
+
+def expected_rows(days) -> dict:
+    return {day: 2993 if day >= mirror.SWITCH else 2339 for day in days}
+
+
+def test_a_backfill_runs_its_days_in_batches_of_batch_days(data_dir, run_tasks, luigi_config, events):
+    luigi_config("batch", "days", "4")
+    with NSEServer(mirror.build(DAYS)) as server:
+        luigi_config("nse", "base_url", server.url)
+        assert run_tasks(backfill(DAYS)).status == LuigiStatusCode.SUCCESS
+        assert sorted(len(dates) for dates in events["runs"]) == [2, 4]  # two runs, not six
+        assert sorted(day for dates in events["runs"] for day in dates) == DAYS
+        assert len(events["stages"]) == 5 * len(DAYS)
+        assert lake_rows(data_dir) == clickhouse_rows() == expected_rows(DAYS)
+
+        server.requests.clear()
+        events["runs"].clear()
+        assert run_tasks(backfill(DAYS)).status == LuigiStatusCode.SUCCESS  # done: a no-op
+        assert events["runs"] == [] and server.requests == []
+
+
+def test_deleting_a_middle_stage_reruns_that_day_from_that_stage_only(data_dir, run_tasks, luigi_config, events):
+    luigi_config("batch", "days", "4")
+    with NSEServer(mirror.build(DAYS)) as server:
+        luigi_config("nse", "base_url", server.url)
+        assert run_tasks(backfill(DAYS)).status == LuigiStatusCode.SUCCESS
+        middle = DAYS[2]
+        before = {day: layout.loaded_marker_path(data_dir, "cm", day).read_bytes() for day in DAYS if day != middle}
+        layout.normalized_path(data_dir, "cm", middle).unlink()
+        server.requests.clear()
+        events["stages"].clear()
+
+        assert run_tasks(backfill(DAYS)).status == LuigiStatusCode.SUCCESS
+        assert sorted(events["stages"]) == sorted([("NormalizeBhavcopy", middle), ("WriteParquet", middle),
+                                                   ("LoadClickHouse", middle)])
+        assert server.requests == []  # the raw file was kept: nothing is fetched again
+        assert {day: layout.loaded_marker_path(data_dir, "cm", day).read_bytes() for day in before} == before
+        assert lake_rows(data_dir) == clickhouse_rows() == expected_rows(DAYS)
+
+
+def test_a_bad_day_fails_alone_and_every_day_keeps_its_mlflow_run(data_dir, run_tasks, luigi_config, mlflow_store):
+    luigi_config("batch", "days", "25")
+    luigi_config("tracking", "experiment", experiment := f"batch-{id(data_dir)}")
+    bad = DAYS[1]
+    files = {path: body for path, body in mirror.build(DAYS).items() if f"{bad:%d%b%Y}".upper() not in path.upper()}
+    with NSEServer(files) as server:
+        luigi_config("nse", "base_url", server.url)
+        luigi_config("nse", "web_url", server.url)
+        result = run_tasks(backfill(DAYS))
+    assert result.status == LuigiStatusCode.FAILED
+    good = [day for day in DAYS if day != bad]
+    assert lake_rows(data_dir) == clickhouse_rows() == expected_rows(good)
+    assert not layout.raw_path(data_dir, "cm", bad).exists()
+    for day in good:
+        (run,) = runs_of(mlflow_store, experiment, day)
+        assert (run.info.status, run.data.params["status"], run.data.metrics["rows_loaded"]) == \
+               ("FINISHED", "success", expected_rows([day])[day])
+    (run,) = runs_of(mlflow_store, experiment, bad)
+    assert run.info.status == "FAILED"
+    assert run.data.params["error"].startswith(f"DownloadBhavcopy: no bhavcopy published for {bad}")
+
+
+def test_a_batch_parameter_reads_back_as_its_days():
+    parameter = BhavcopyETL.date
+    days = tuple(DAYS[:3])
+    assert parameter.parse(parameter.serialize(days)) == days
+    assert parameter.parse(DAYS[0].isoformat()) == DAYS[0]
+    assert BhavcopyETL(date=days, load_to_clickhouse=False).dates == days
