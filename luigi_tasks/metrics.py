@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import queue
-import re
 import select
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import luigi
 
 from . import config, layout
 from .errors import OutsideDataDirError
+from .masking import mask_secrets
 from .tasks import BhavcopyETL, DayTask
 
 logger = logging.getLogger("luigi-interface")
@@ -62,10 +62,7 @@ def tracking_uri() -> str:
 
 def redact(text: str) -> str:
     """No secret reaches MLflow or a log: the ClickHouse password and URL credentials are masked."""
-    password = config.clickhouse().password
-    if password:
-        text = text.replace(password, "***")
-    return re.sub(r"(//[^/@\s:]+):[^/@\s]+@", r"\1:***@", text)
+    return mask_secrets(text, config.clickhouse().password)
 
 
 @luigi.Task.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
