@@ -97,9 +97,9 @@ def main(argv=None) -> int:
                                 cwd=REPO, env=env, capture_output=True, text=True)
         if status.returncode != 0:
             raise SystemExit("status says not every day is done:\n" + status.stdout[-2000:])
-        import pyarrow.dataset as ds
+        from luigi_tasks import lake, layout
 
-        rows = ds.dataset(work / "pipeline" / "lake" / "cm_bhavcopy", format="parquet", partitioning="hive").count_rows()
+        rows = lake.open_lake(layout.lake_root(work / "pipeline", "cm")).count_rows()
         expected_rows = sum(2993 if day >= mirror.SWITCH else 2339 for day in days)
         if rows != expected_rows:
             raise SystemExit(f"lake holds {rows} rows, expected {expected_rows}")

@@ -10,6 +10,7 @@ import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks import layout
+from luigi_tasks.lake import open_lake
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy, NormalizeBhavcopy, ParseBhavcopy, WriteParquet
 
 from conftest import DATA
@@ -87,7 +88,7 @@ def test_real_nse_files_give_zero_rejects(data_dir, nse_server, run_tasks, day, 
 
 def test_lake_reads_back_with_hive_partitioning(data_dir, nse_server, run_tasks):
     assert run_tasks(BhavcopyETL(date=LEGACY_DAY), BhavcopyETL(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
-    lake = ds.dataset(data_dir / "lake" / "cm_bhavcopy", format="parquet", partitioning="hive")
+    lake = open_lake(layout.lake_root(data_dir, "cm"))
     table = lake.to_table()
     assert table.num_rows == 2339 + 2993
     june = lake.to_table(filter=(ds.field("year") == 2025) & (ds.field("month") == 6) & (ds.field("day") == 18))

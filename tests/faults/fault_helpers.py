@@ -24,11 +24,10 @@ from datetime import date
 from pathlib import Path
 
 import luigi
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from luigi_tasks import layout, warehouse
+from luigi_tasks import lake, layout, warehouse
 from luigi_tasks.config import clickhouse
 
 from conftest import DATA
@@ -125,7 +124,7 @@ def lake_rows(root: Path) -> dict[str, int]:
     lake_root = layout.lake_root(root, "cm")
     if not lake_root.exists():
         return {}
-    table = ds.dataset(lake_root, format="parquet", partitioning="hive").to_table(columns=["trade_date"])
+    table = lake.open_lake(lake_root).to_table(columns=["trade_date"])
     counts: dict[str, int] = {}
     for day in table["trade_date"].to_pylist():
         counts[day.isoformat()] = counts.get(day.isoformat(), 0) + 1

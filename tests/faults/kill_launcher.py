@@ -78,16 +78,14 @@ def kill_after_load() -> None:
 
 
 def report() -> dict:
-    import pyarrow.dataset as ds
-
-    from luigi_tasks import layout, warehouse
+    from luigi_tasks import lake as lake_files, layout, warehouse
     from luigi_tasks.config import clickhouse, storage
 
     root = storage().root
     lake_root = layout.lake_root(root, "cm")
     lake = {}
     if lake_root.exists():
-        table = ds.dataset(lake_root, format="parquet", partitioning="hive").to_table(columns=["trade_date"])
+        table = lake_files.open_lake(lake_root).to_table(columns=["trade_date"])
         for day in table["trade_date"].to_pylist():
             lake[day.isoformat()] = lake.get(day.isoformat(), 0) + 1
     settings = clickhouse()
