@@ -19,6 +19,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from luigi_tasks.routes import UDIFF_FROM
+
 from . import mirror
 
 from nse_server import NSEServer  # the NSE emulator the tests use (on sys.path via bench/__init__)
@@ -100,12 +102,12 @@ def main(argv=None) -> int:
         from luigi_tasks import lake, layout
 
         rows = lake.open_lake(layout.lake_root(work / "pipeline", "cm")).count_rows()
-        expected_rows = sum(2993 if day >= mirror.SWITCH else 2339 for day in days)
+        expected_rows = sum(2993 if day >= UDIFF_FROM else 2339 for day in days)
         if rows != expected_rows:
             raise SystemExit(f"lake holds {rows} rows, expected {expected_rows}")
 
         baseline_cmd = [sys.executable, "-m", "bench.baseline", server.url, str(work / "baseline"),
-                        *[day.isoformat() for day in days]]
+                        UDIFF_FROM.isoformat(), *[day.isoformat() for day in days]]
         baseline_s, baseline_rss, baseline = timed(baseline_cmd, env)
         if baseline.returncode != 0:
             raise SystemExit("baseline failed:\n" + baseline.stdout[-3000:])

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from . import formats, quality
 from .formats import CsvFormat
-from .source import Route, order_routes
+from .routes import Route, order_routes
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Dataset:
         return ".zip" if self.zipped else ".csv"
 
     def routes_for(self, day: date) -> list[Route]:
-        """The routes to try for a day, in order (see source.order_routes)."""
+        """The routes to try for a day, in order (see routes.order_routes)."""
         return order_routes(self.routes, day)
 
     def archive_names(self, day: date) -> list[str]:

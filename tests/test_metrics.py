@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from bench import mirror
 from luigi_tasks import layout, metrics
+from luigi_tasks.routes import UDIFF_FROM
 from luigi_tasks.tasks import BhavcopyETL
 
 from nse_server import NSEServer
@@ -197,7 +198,7 @@ def test_parallel_workers_record_every_date_with_all_its_metrics(tmp_path, mlflo
     for found in (one, two):
         for day, (count, status, values) in found.items():
             assert (count, status, set(values)) == (1, "FINISHED", LOADED_METRICS), day
-            rows = 2993 if day >= mirror.SWITCH else 2339
+            rows = 2993 if day >= UDIFF_FROM else 2339
             assert values["raw_rows_parsed"] == values["rows_written"] == values["rows_loaded"] == rows, day
     assert sum(len(values) for _, _, values in two.values()) == sum(len(values) for _, _, values in one.values())
     counts = {name for name in LOADED_METRICS if not name.endswith(("_seconds", "_mb"))}

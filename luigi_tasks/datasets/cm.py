@@ -27,7 +27,7 @@ from .. import quality
 from ..dataset import Dataset
 from ..formats import CsvFormat
 from ..schema import CM_BHAVCOPY
-from ..source import UDIFF_FROM, Route, mon
+from ..routes import UDIFF_FROM, Route, mon
 from .udiff import udiff_format
 
 LEGACY = CsvFormat(

@@ -24,6 +24,7 @@ import pytest
 
 from bench import mirror
 from luigi_tasks import layout
+from luigi_tasks.routes import UDIFF_FROM
 
 from conftest import DATA
 from fault_helpers import (
@@ -239,7 +240,7 @@ def assert_every_day_loaded_once(tmp_path, env, days):
     """ClickHouse holds each day's lake rows once (distinct keys = rows), and every day has its marker."""
     root = tmp_path / "data"
     report = report_of(launch(env, "--report", args=[]))
-    rows = {day.isoformat(): 2993 if day >= mirror.SWITCH else 2339 for day in days}
+    rows = {day.isoformat(): 2993 if day >= UDIFF_FROM else 2339 for day in days}
     assert report["lake"] == rows
     assert report["clickhouse"] == {day: [count, count] for day, count in rows.items()}
     for day in days:
