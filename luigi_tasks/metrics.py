@@ -33,6 +33,7 @@ from datetime import date
 import luigi
 
 from . import config, layout
+from .datasets import DATASETS
 from .errors import OutsideDataDirError
 from .masking import mask_secrets
 from .tasks import BhavcopyETL, DayTask
@@ -73,8 +74,8 @@ def _on_dependency(task, dependency):
 
 
 def metric_name(task: DayTask, name: str) -> str:
-    """The equity bhavcopy's metrics keep their plain names; other datasets' are prefixed (fo_rows_loaded)."""
-    return name if task.dataset == "cm" else f"{task.dataset}_{name}"
+    """The dataset's metric prefix before the name (fo_rows_loaded; the equity bhavcopy's is empty)."""
+    return DATASETS[task.dataset].metric_prefix + name
 
 
 @luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)

@@ -119,7 +119,7 @@ def test_an_era_day_lands_row_by_row(data_dir, nse_server, run_tasks, day, datas
     if etl:
         settings = clickhouse()
         client = warehouse.connect(chdb_path=settings.chdb_path)
-        assert warehouse.count_day(client, settings.database, DATASETS[dataset].table, day) == rows
+        assert warehouse.count_day(client, settings.database, settings.table_for(dataset), day) == rows
 
 
 def test_what_the_era_fixtures_hold(data_dir, nse_server, run_tasks):

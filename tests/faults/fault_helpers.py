@@ -138,15 +138,16 @@ def rejects_rows(root: Path, day: date = DAY) -> int:
 def clickhouse_rows(day: date = DAY) -> int | None:
     """Rows the in-process (session) embedded ClickHouse holds for a day; None: no table."""
     settings = clickhouse()
+    table = settings.table_for("cm")
     client = warehouse.connect(chdb_path=settings.chdb_path)
     exists = client.command(
         "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-        parameters={"db": settings.database, "t": settings.cm_table},
+        parameters={"db": settings.database, "t": table},
     )
     if not int(exists):
         return None
     return int(client.command(
-        f"SELECT count() FROM `{settings.database}`.`{settings.cm_table}` WHERE trade_date = {{d:Date}}",
+        f"SELECT count() FROM `{settings.database}`.`{table}` WHERE trade_date = {{d:Date}}",
         parameters={"d": day},
     ))
 

@@ -92,15 +92,16 @@ def report() -> dict:
     clickhouse_rows = None
     if not settings.host:
         client = warehouse.connect(chdb_path=settings.chdb_path or str(layout.chdb_path(root)))
+        table = settings.table_for("cm")
         tables = client.query(
             "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-            parameters={"db": settings.database, "t": settings.cm_table},
+            parameters={"db": settings.database, "t": table},
         ).result_rows[0][0]
         clickhouse_rows = {}
         if tables:
             result = client.query(
                 f"SELECT toString(trade_date), count(), uniqExact(symbol, series) "
-                f"FROM `{settings.database}`.`{settings.cm_table}` GROUP BY trade_date"
+                f"FROM `{settings.database}`.`{table}` GROUP BY trade_date"
             )
             clickhouse_rows = {day: [rows, keys] for day, rows, keys in result.result_rows}
     return {"lake": lake, "clickhouse": clickhouse_rows}

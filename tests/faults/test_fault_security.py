@@ -196,7 +196,7 @@ def test_sql_identifier_refused(data_dir, nse_server, run_tasks, monkeypatch, lu
         if setting == "database":
             monkeypatch.setenv("CLICKHOUSE_DATABASE", value)
         else:
-            luigi_config("clickhouse", "cm_table", value)
+            luigi_config("clickhouse", "tables", json.dumps({"cm": value}))
         with luigi_failures() as failed:
             result = run_tasks(BhavcopyETL(date=DAY))
         assert result.status == LuigiStatusCode.FAILED
