@@ -23,7 +23,7 @@ from luigi_tasks.routes import UDIFF_FROM
 
 from . import mirror
 
-from nse_server import NSEServer  # the NSE emulator the tests use (on sys.path via bench/__init__)
+from tests.nse_server import NSEServer  # the NSE emulator the tests use
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from luigi_tasks import local_archive, trading_calendar
 from luigi_tasks.datasets import DATASETS
 from luigi_tasks.routes import UDIFF_FROM
-from nse_server import member_text, zip_bytes
+from tests.nse_server import member_text, zip_bytes
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "data"
 CAP = 200 * 1024 * 1024

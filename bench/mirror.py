@@ -4,7 +4,7 @@ from pathlib import Path
 
 from luigi_tasks import trading_calendar
 from luigi_tasks.routes import UDIFF_FROM
-from nse_server import member_text, zip_bytes
+from tests.nse_server import member_text, zip_bytes
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "data"
 LEGACY_SOURCE, LEGACY_STAMP = "cm01DEC2022bhav.csv.zip", "01-DEC-2022"

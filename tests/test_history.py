@@ -21,8 +21,8 @@ from luigi_tasks.config import clickhouse
 from luigi_tasks.datasets import DATASETS
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy, NormalizeBhavcopy, WriteParquet
 
-from conftest import DATA
-from nse_server import member_text, zip_bytes
+from tests.support import DATA
+from tests.nse_server import member_text, zip_bytes
 
 
 def records(file_name: str) -> list[dict]:

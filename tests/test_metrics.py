@@ -16,7 +16,8 @@ from luigi_tasks import layout, metrics
 from luigi_tasks.routes import UDIFF_FROM
 from luigi_tasks.tasks import BhavcopyETL
 
-from nse_server import NSEServer
+from tests.nse_server import NSEServer
+from tests.support import free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -80,12 +81,6 @@ def test_noop_rerun_opens_no_run_and_new_work_opens_a_newer_one(data_dir, nse_se
     newest, oldest = runs_of(mlflow_store, experiment, UDIFF_DAY)
     assert newest.info.start_time >= oldest.info.start_time
     assert set(newest.data.metrics) == {"write_duration_seconds", "rows_written", "parquet_size_mb"}
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def timed_run(run_tasks, day):

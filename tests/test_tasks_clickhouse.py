@@ -14,7 +14,7 @@ from luigi_tasks import layout, warehouse
 from luigi_tasks.config import clickhouse
 from luigi_tasks.tasks import BhavcopyETL
 
-from test_tasks import UDIFF_DAY, LEGACY_DAY, UDIFF_FILE, UDIFF_MEMBER, fixture_text, repack
+from tests.test_tasks import UDIFF_DAY, LEGACY_DAY, UDIFF_FILE, UDIFF_MEMBER, fixture_text, repack
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -10,15 +10,12 @@ import csv
 import io
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
-import urllib.request
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -30,8 +27,8 @@ import pytest
 from luigi_tasks import lake, layout, warehouse
 from luigi_tasks.config import clickhouse
 
-from conftest import DATA
-from nse_server import member_text, zip_bytes
+from tests.support import DATA
+from tests.nse_server import member_text, zip_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCHER = Path(__file__).resolve().parent / "kill_launcher.py"
@@ -185,12 +182,6 @@ def luigi_failures():
         luigi.Task.remove_event_handler(luigi.Event.FAILURE, record)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 # ---- watching DATA_DIR while another process writes it ----
 
 def check_whole(path: str) -> None:
@@ -327,48 +318,6 @@ def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.kill(process.pid, signal.SIGKILL)
     process.wait(10)
-
-
-# ---- a real luigid (scheduler + visualiser), on 127.0.0.1 only ----
-
-@contextlib.contextmanager
-def running_luigid(tmp_path: Path):
-    port = free_port()
-    luigid_bin = shutil.which("luigid", path=os.path.dirname(sys.executable)) or "luigid"
-    (tmp_path / "luigid-logs").mkdir(exist_ok=True)
-    process = subprocess.Popen(
-        [luigid_bin, "--address", "127.0.0.1", "--port", str(port), "--state-path", str(tmp_path / "luigid-state.pickle"),
-         "--logdir", str(tmp_path / "luigid-logs")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(url + "/api/task_list?data={}", timeout=1).read()
-                break
-            except OSError:
-                if process.poll() is not None:
-                    raise RuntimeError(f"luigid exited with {process.returncode}")
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("luigid did not start")
-        yield port, url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def luigid_api(url: str, method: str, **data) -> str:
-    """The raw JSON text luigid answers (what the visualiser shows)."""
-    query = urllib.parse.urlencode({"data": json.dumps(data)})
-    with urllib.request.urlopen(f"{url}/api/{method}?{query}", timeout=5) as answer:
-        return answer.read().decode()
 
 
 def secret_forms(user: str, password: str) -> list[str]:
