@@ -19,9 +19,11 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from luigi_tasks.routes import UDIFF_FROM
+
 from . import mirror
 
-from nse_server import NSEServer  # the NSE emulator the tests use (on sys.path via bench/__init__)
+from tests.nse_server import NSEServer  # the NSE emulator the tests use
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -97,15 +99,15 @@ def main(argv=None) -> int:
                                 cwd=REPO, env=env, capture_output=True, text=True)
         if status.returncode != 0:
             raise SystemExit("status says not every day is done:\n" + status.stdout[-2000:])
-        import pyarrow.dataset as ds
+        from luigi_tasks import lake, layout
 
-        rows = ds.dataset(work / "pipeline" / "lake" / "cm_bhavcopy", format="parquet", partitioning="hive").count_rows()
-        expected_rows = sum(2993 if day >= mirror.SWITCH else 2339 for day in days)
+        rows = lake.open_lake(layout.lake_root(work / "pipeline", "cm")).count_rows()
+        expected_rows = sum(2993 if day >= UDIFF_FROM else 2339 for day in days)
         if rows != expected_rows:
             raise SystemExit(f"lake holds {rows} rows, expected {expected_rows}")
 
         baseline_cmd = [sys.executable, "-m", "bench.baseline", server.url, str(work / "baseline"),
-                        *[day.isoformat() for day in days]]
+                        UDIFF_FROM.isoformat(), *[day.isoformat() for day in days]]
         baseline_s, baseline_rss, baseline = timed(baseline_cmd, env)
         if baseline.returncode != 0:
             raise SystemExit("baseline failed:\n" + baseline.stdout[-3000:])

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from luigi_tasks import local_archive, trading_calendar
 from luigi_tasks.datasets import DATASETS
-from nse_server import member_text, zip_bytes
+from luigi_tasks.routes import UDIFF_FROM
+from tests.nse_server import member_text, zip_bytes
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "data"
-SWITCH = date(2024, 7, 8)
 CAP = 200 * 1024 * 1024
 
 
@@ -44,7 +44,7 @@ def build(folder: Path, count: int) -> dict[str, list[date]]:
         mon = day.strftime("%b").upper()
         where = folder / f"{day:%Y}" / mon
         where.mkdir(parents=True, exist_ok=True)
-        if day >= SWITCH:
+        if day >= UDIFF_FROM:
             member = f"BhavCopy_NSE_CM_0_0_0_{day:%Y%m%d}_F_0000.csv"
             (where / f"{member}.zip").write_bytes(zip_bytes({member: udiff.replace("2025-06-18", day.isoformat())}))
             continue

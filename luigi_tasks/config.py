@@ -10,6 +10,8 @@ from pathlib import Path
 import luigi
 from luigi.parameter import ParameterVisibility
 
+from .datasets import DATASETS
+
 
 class EnvConfig(luigi.Config):
     """A luigi.Config whose parameters named in `env_vars` are read from the environment first."""
@@ -108,13 +110,9 @@ class clickhouse(EnvConfig):
     database = luigi.Parameter(default="nse", description="Database of every table and view (env CLICKHOUSE_DATABASE)")
     secure = luigi.BoolParameter(default=False, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
                                  description="HTTPS to the server (env CLICKHOUSE_SECURE)")
-    cm_table = luigi.Parameter(default="cm_bhavcopy", description="Table for the equity bhavcopy")
-    fo_table = luigi.Parameter(default="fo_bhavcopy", description="Table for the F&O bhavcopy")
-    delivery_table = luigi.Parameter(default="cm_delivery", description="Table for the delivery file")
-    actions_table = luigi.Parameter(default="corporate_actions_listed",
-                                    description="Corporate actions as each PR day lists them (one row per listing)")
-    prices52_table = luigi.Parameter(default="prices52", description="Table for the PR zip's Pd prices (52-week high/low)")
-    indices_table = luigi.Parameter(default="index_close", description="Table for ind_close_all (index closes)")
+    tables = luigi.DictParameter(
+        default={}, description='Tables other than the datasets\' own (Dataset.clickhouse_table, see '
+                                'docs/clickhouse.md), by dataset: JSON, e.g. {"cm": "eq_bhavcopy"}')
     actions_view = luigi.Parameter(default="corporate_actions", description="View: one row per corporate action")
     adjusted_view = luigi.Parameter(default="cm_bhavcopy_adjusted",
                                     description="View: cm_bhavcopy with split/bonus/consolidation-adjusted prices")
@@ -127,7 +125,11 @@ class clickhouse(EnvConfig):
     )
 
     def table_for(self, dataset: str) -> str:
-        return getattr(self, f"{dataset}_table")
+        """The dataset's ClickHouse table: its own, unless `tables` names another."""
+        unknown = sorted(set(self.tables) - set(DATASETS))
+        if unknown:
+            raise ValueError(f"[clickhouse] tables names unknown datasets {unknown}; known: {sorted(DATASETS)}")
+        return self.tables.get(dataset) or DATASETS[dataset].clickhouse_table
 
 
 class calendar(luigi.Config):

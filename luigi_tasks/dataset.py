@@ -1,7 +1,9 @@
 """What makes a dataset: where NSE publishes it, how its file reads, what its rows must satisfy.
 
-One `Dataset` per NSE file (datasets/cm.py, fo.py, delivery.py). The tasks only ask a dataset
-to peek, parse, map and validate, so adding a dataset touches neither the tasks nor the layout.
+One `Dataset` per NSE file (datasets/cm.py, fo.py, delivery.py, ...), the only home of its
+facts: folder names, ClickHouse table, routes and eras, metric prefix. The tasks only ask a
+dataset to peek, parse, map and validate, so adding a dataset touches neither the tasks, the
+layout, the settings nor the metrics.
 """
 import posixpath
 from dataclasses import dataclass, field
@@ -12,13 +14,13 @@ import pyarrow as pa
 
 from . import formats, quality
 from .formats import CsvFormat
-from .source import Route, order_routes
+from .routes import Route, order_routes
 
 
 @dataclass(frozen=True)
 class Dataset:
     name: str  # cm, fo, delivery: the folder under raw/, staging/, ...
-    table: str  # lake folder and default ClickHouse table
+    table: str  # lake folder, and the ClickHouse table unless `clickhouse_table` names another
     starts: date  # NSE's first day of this file: a backfill asks nothing before it
     zipped: bool  # NSE serves a zip with one CSV member, or the CSV itself
     routes: tuple[Route, ...]
@@ -41,13 +43,23 @@ class Dataset:
     expands: bool = False
     # Counts of the good rows for the run's metrics (e.g. actions per kind), beside the row counts.
     counts: Callable[[pa.Table], dict] = field(default=lambda good: {})
+    # The ClickHouse table ("" means `table`); `[clickhouse] tables` in luigi.cfg overrides it.
+    clickhouse_table: str = ""
+    # Before each of its MLflow metric names (fo_rows_loaded); None means "<name>_".
+    metric_prefix: str | None = None
+
+    def __post_init__(self):
+        if not self.clickhouse_table:
+            object.__setattr__(self, "clickhouse_table", self.table)
+        if self.metric_prefix is None:
+            object.__setattr__(self, "metric_prefix", f"{self.name}_")
 
     @property
     def raw_suffix(self) -> str:
         return ".zip" if self.zipped else ".csv"
 
     def routes_for(self, day: date) -> list[Route]:
-        """The routes to try for a day, in order (see source.order_routes)."""
+        """The routes to try for a day, in order (see routes.order_routes)."""
         return order_routes(self.routes, day)
 
     def archive_names(self, day: date) -> list[str]:

@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import queue
-import re
 import select
 import subprocess
 import sys
@@ -34,7 +33,9 @@ from datetime import date
 import luigi
 
 from . import config, layout
+from .datasets import DATASETS
 from .errors import OutsideDataDirError
+from .masking import mask_secrets
 from .tasks import BhavcopyETL, DayTask
 
 logger = logging.getLogger("luigi-interface")
@@ -62,10 +63,7 @@ def tracking_uri() -> str:
 
 def redact(text: str) -> str:
     """No secret reaches MLflow or a log: the ClickHouse password and URL credentials are masked."""
-    password = config.clickhouse().password
-    if password:
-        text = text.replace(password, "***")
-    return re.sub(r"(//[^/@\s:]+):[^/@\s]+@", r"\1:***@", text)
+    return mask_secrets(text, config.clickhouse().password)
 
 
 @luigi.Task.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
@@ -82,8 +80,8 @@ def _on_start(task):
 
 
 def metric_name(task: DayTask, name: str) -> str:
-    """The equity bhavcopy's metrics keep their plain names; other datasets' are prefixed (fo_rows_loaded)."""
-    return name if task.dataset == "cm" else f"{task.dataset}_{name}"
+    """The dataset's metric prefix before the name (fo_rows_loaded; the equity bhavcopy's is empty)."""
+    return DATASETS[task.dataset].metric_prefix + name
 
 
 @luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)

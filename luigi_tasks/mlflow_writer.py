@@ -6,16 +6,24 @@ them, and a slow or dead tracking server can only delay this process, never a Lu
 After the first failure for a tracking URI, the rest of its runs are dropped with one warning.
 It answers one line per record handled, so that metrics.py knows when everything is written.
 """
+import importlib.util
 import json
 import os
-import re
 import sys
 import time
+from pathlib import Path
 
 
-def _redact(text: str) -> str:
-    """As metrics.redact, for URLs: user:password@ never reaches a log."""
-    return re.sub(r"(//[^/@\s:]+):[^/@\s]+@", r"\1:***@", text)
+def _masking():
+    """masking.py beside this script, loaded by path: importing the package would load Luigi and
+    the tasks, and -P keeps the package folder off sys.path (its modules would shadow MLflow's)."""
+    spec = importlib.util.spec_from_file_location("masking", Path(__file__).with_name("masking.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+mask_secrets = _masking().mask_secrets
 
 
 def main() -> int:
@@ -54,7 +62,7 @@ def write(record: dict, clients: dict, experiments: dict, disabled: set) -> None
         disabled.add(uri)
         print(f"WARNING: MLflow at {record['uri_shown']} is unavailable; runs from "
               f"{record['tags'].get('trade_date')} on are not recorded, the data is written regardless "
-              f"({exc.__class__.__name__}: {_redact(str(exc))[:300]})", file=sys.stderr, flush=True)
+              f"({exc.__class__.__name__}: {mask_secrets(str(exc))[:300]})", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

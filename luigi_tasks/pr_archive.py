@@ -8,7 +8,7 @@ of fetching it again (`Dataset.shares_raw_with`).
 """
 from datetime import date
 
-from .source import Route
+from .routes import Route
 
 DATASETS = ("actions", "prices52")
 

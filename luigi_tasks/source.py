@@ -1,11 +1,8 @@
-"""NSE as a source: routes to a day's file, and fetching it politely.
+"""NSE as a source over HTTP: fetching a day's file politely, route by route (routes.py).
 
-Each dataset (datasets/*.py) lists its routes. Archive routes come first, the one whose era
-contains the date before the others (UDiFF files exist for 2024-07-05); routes on the main site's
-reports API come last, for old days the archive no longer serves (by 2026 its legacy path answers
-404 for every date). A 404, a 403, an HTML page or a JSON "no data" answer means "no file at this
-route"; anything else that is wrong is an error, and a day no route serves is never taken for a
-holiday (the calendar alone says that). Retries of 429, 5xx and dropped connections are
+A 404, a 403, an HTML page or a JSON "no data" answer means "no file at this route"; anything else
+that is wrong is an error, and a day no route serves is never taken for a holiday (the calendar
+alone says that). Retries of 429, 5xx and dropped connections are
 urllib3's `Retry`, not a loop here.
 """
 import socket
@@ -14,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import requests
@@ -24,8 +21,8 @@ from urllib3.util.retry import Retry
 
 from .errors import BhavcopyError, NetworkError, NoFileError
 from .rawfile import is_zip, looks_like_csv
+from .routes import Route, order_routes
 
-UDIFF_FROM = date(2024, 7, 8)
 NO_FILE_STATUSES = (403, 404)
 CHUNK = 64 * 1024
 MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer gets this, and the run moves on
@@ -37,37 +34,6 @@ class BoundedRetry(Retry):
     def get_retry_after(self, response):
         seconds = super().get_retry_after(response)
         return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
-
-
-@dataclass(frozen=True)
-class Route:
-    """One place NSE has published a dataset's daily file, and the file's name there."""
-
-    name: str
-    path: Callable[[date], str]
-    member: Callable[[date], str]
-    starts: date | None = None
-    ends: date | None = None
-    query: Callable[[date], dict] | None = None  # set for the reports API: its parameters for a day
-
-    @property
-    def on_web(self) -> bool:
-        """True for the main site's reports API (NSE_WEB_URL, behind cookies), False for the archive."""
-        return self.query is not None
-
-    def covers(self, day: date) -> bool:
-        return (self.starts is None or day >= self.starts) and (self.ends is None or day < self.ends)
-
-
-def order_routes(routes, day: date) -> list[Route]:
-    """Archive routes, the one whose era covers the day first; then reports API routes for that day."""
-    usable = [route for route in routes if not route.on_web or route.covers(day)]
-    return sorted(usable, key=lambda route: (route.on_web, not route.covers(day)))
-
-
-def mon(day: date) -> str:
-    """NSE's upper-case English month, as in cm01DEC2022bhav.csv."""
-    return day.strftime("%b").upper()
 
 
 def make_session(user_agent: str, referer: str, retries: int, backoff_factor: float) -> requests.Session:

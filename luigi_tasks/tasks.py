@@ -16,6 +16,7 @@ from . import adjust, availability, batch_run, lake, layout, local_archive, nse_
 from .config import batch, calendar, clickhouse, nse, retries, storage
 from .datasets import DATASETS
 from .errors import BhavcopyError, ExplainedError, NoFileError
+from .parameters import DatasetParameter
 from .targets import AtomicLocalTarget, SealedTarget, stage_target
 
 logger = logging.getLogger("luigi-interface")
@@ -156,7 +157,7 @@ class DayTask(luigi.Task):
     priority = 1  # above the day's checks (actions_task.CheckActions): Luigi runs the stages first
 
     date = luigi.DateParameter(description="Trade date, YYYY-MM-DD")
-    dataset = luigi.ChoiceParameter(choices=list(DATASETS), default="cm", description="Which NSE file")
+    dataset = DatasetParameter(default="cm", description="Which NSE file")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -451,7 +452,7 @@ class NSEPublished(luigi.ExternalTask):
     """
 
     date = luigi.DateParameter(description="Trade date, YYYY-MM-DD")
-    dataset = luigi.ChoiceParameter(choices=list(DATASETS), default="cm", description="Which NSE file")
+    dataset = DatasetParameter(default="cm", description="Which NSE file")
 
     def complete(self):
         return not isinstance(probe(self.dataset, self.date), NoFileError)
@@ -465,7 +466,7 @@ class RecordClosed(luigi.Task):
     """
 
     date = luigi.DateParameter(description="Trade date, YYYY-MM-DD")
-    dataset = luigi.ChoiceParameter(choices=list(DATASETS), default="cm", description="Which NSE file")
+    dataset = DatasetParameter(default="cm", description="Which NSE file")
 
     def output(self):
         return AtomicLocalTarget(str(layout.closed_path(storage().root, self.dataset, self.date)))

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
 from .errors import ExplainedError
+from .masking import mask_secrets
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -60,10 +61,6 @@ def _quoted(*names: str) -> str:
     return ".".join(f"`{validate_identifier(n)}`" for n in names)
 
 
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
-
-
 def connect(
     host: str = "",
     port: int = 8123,
@@ -92,7 +89,7 @@ def connect(
             query_retries=0,
         )
     except Exception as exc:
-        cause = _scrub(f"{type(exc).__name__}: {exc}", password)
+        cause = mask_secrets(f"{type(exc).__name__}: {exc}", password)
     else:
         return client
     # Raised outside the except block so that no chained exception (which might carry

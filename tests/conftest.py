@@ -1,7 +1,6 @@
 """Shared fixtures: a DATA_DIR per test, a local NSE archive on 127.0.0.1, and a Luigi runner."""
 import hashlib
 import re
-from pathlib import Path
 
 import luigi
 import pytest
@@ -9,9 +8,8 @@ from luigi.configuration import get_config
 from luigi.task_register import Register
 
 from luigi_tasks import local_archive, metrics, tasks
-from nse_server import NSEServer
-
-DATA = Path(__file__).parent / "data"
+from tests.nse_server import NSEServer
+from tests.support import DATA
 
 
 @pytest.fixture

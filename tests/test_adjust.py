@@ -22,8 +22,8 @@ from luigi_tasks.__main__ import main
 from luigi_tasks.config import clickhouse
 from luigi_tasks.tasks import BhavcopyETL
 
-from conftest import DATA
-from nse_server import member_text, zip_bytes
+from tests.support import DATA
+from tests.nse_server import member_text, zip_bytes
 
 DAYS = [date(2025, 6, 18), date(2025, 6, 19)]
 PRICES = ("OpnPric", "HghPric", "LwPric", "ClsPric", "LastPric")

@@ -5,7 +5,7 @@ from datetime import date
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks.tasks import BhavcopyETL
-from smtp_server import SMTPServer
+from tests.smtp_server import SMTPServer
 
 
 def test_a_failed_day_sends_an_error_email(data_dir, nse_server, run_tasks, luigi_config):

@@ -1,8 +1,6 @@
 """Backfill with Luigi's RangeDaily, retries within one run, and a run against a real luigid."""
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +13,8 @@ from luigi.execution_summary import LuigiStatusCode
 from luigi_tasks import RangeDaily, layout
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy
 
-from nse_server import Fault
+from tests.nse_server import Fault
+from tests.support import running_luigid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 2025-06-18 (Wed) and 2025-06-19 (Thu) have fixtures; 2025-06-20 is a Friday NSE's mirror lacks here.
@@ -110,35 +109,10 @@ def test_retries_are_bounded_by_the_stage_setting(data_dir, nse_server, run_task
     assert DownloadBhavcopy(date=FIXTURE_DAYS[0]).retry_count == 2
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def luigid(tmp_path):
-    port = free_port()
-    luigid_bin = shutil.which("luigid", path=os.path.dirname(sys.executable)) or "luigid"
-    process = subprocess.Popen(
-        [luigid_bin, "--address", "127.0.0.1", "--port", str(port), "--state-path", str(tmp_path / "state.pickle"),
-         "--logdir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/api/task_list?data={}", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("luigid did not start")
+    with running_luigid(tmp_path) as (port, url):
         yield port, url
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=10)
 
 
 def test_a_run_against_luigid_shows_tasks_done(data_dir, nse_server, luigid):

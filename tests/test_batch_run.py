@@ -8,11 +8,12 @@ from luigi.execution_summary import LuigiStatusCode
 
 from bench import mirror
 from luigi_tasks import RangeDaily, layout
+from luigi_tasks.routes import UDIFF_FROM
 from luigi_tasks.tasks import BhavcopyETL, DayTask
 
-from nse_server import NSEServer
-from test_metrics import runs_of
-from test_tasks_clickhouse import engine
+from tests.nse_server import NSEServer
+from tests.test_metrics import runs_of
+from tests.test_tasks_clickhouse import engine
 
 DAYS = mirror.trading_days(6)  # three legacy days, then three UDiFF days
 
@@ -52,7 +53,7 @@ def lake_rows(root) -> dict:
 
 
 def expected_rows(days) -> dict:
-    return {day: 2993 if day >= mirror.SWITCH else 2339 for day in days}
+    return {day: 2993 if day >= UDIFF_FROM else 2339 for day in days}
 
 
 def test_a_backfill_runs_its_days_in_batches_of_batch_days(data_dir, run_tasks, luigi_config, events):

@@ -20,8 +20,8 @@ from luigi_tasks.errors import BhavcopyError
 from luigi_tasks.pr_archive import day_of
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy, NormalizeBhavcopy
 
-from conftest import DATA
-from nse_server import zip_bytes
+from tests.support import DATA
+from tests.nse_server import zip_bytes
 
 DAYS = [date(2025, 6, 18), date(2025, 6, 19)]
 

@@ -14,8 +14,8 @@ from luigi_tasks.config import clickhouse
 from luigi_tasks.datasets import DATASETS
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy
 
-from conftest import DATA
-from nse_server import member_text, zip_bytes
+from tests.support import DATA
+from tests.nse_server import member_text, zip_bytes
 
 DELIVERY = DATASETS["delivery"]
 DAYS = [date(2025, 6, 18), date(2025, 6, 19)]

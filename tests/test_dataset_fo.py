@@ -15,8 +15,8 @@ from luigi_tasks.datasets import DATASETS
 from luigi_tasks.errors import BhavcopyError
 from luigi_tasks.tasks import BhavcopyETL
 
-from conftest import DATA
-from nse_server import member_text
+from tests.support import DATA
+from tests.nse_server import member_text
 
 FO = DATASETS["fo"]
 DAY, FILE = date(2025, 2, 3), "BhavCopy_NSE_FO_0_0_0_20250203_F_0000.csv.zip"

@@ -12,7 +12,7 @@ from luigi_tasks.config import clickhouse
 from luigi_tasks.datasets import DATASETS
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy
 
-from conftest import DATA
+from tests.support import DATA
 
 INDICES = DATASETS["indices"]
 DAYS = [date(2025, 6, 18), date(2025, 6, 19)]

@@ -13,8 +13,8 @@ from luigi_tasks import layout, warehouse
 from luigi_tasks.config import clickhouse
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy
 
-from conftest import DATA
-from nse_server import zip_bytes
+from tests.support import DATA
+from tests.nse_server import zip_bytes
 
 DAYS = [date(2025, 6, 18), date(2025, 6, 19)]
 MEMBERS = {DAYS[0]: "Pd180625.csv", DAYS[1]: "pd19062025.csv"}  # NSE's older and late-2025 names

@@ -12,8 +12,8 @@ from luigi_tasks.schema import CM_BHAVCOPY
 
 CM = DATASETS["cm"]
 
-from conftest import DATA
-from nse_server import member_text
+from tests.support import DATA
+from tests.nse_server import member_text
 
 LEGACY_DAY = date(2022, 12, 1)
 UDIFF_DAY = date(2025, 6, 18)

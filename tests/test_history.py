@@ -21,8 +21,8 @@ from luigi_tasks.config import clickhouse
 from luigi_tasks.datasets import DATASETS
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy, NormalizeBhavcopy, WriteParquet
 
-from conftest import DATA
-from nse_server import member_text, zip_bytes
+from tests.support import DATA
+from tests.nse_server import member_text, zip_bytes
 
 
 def records(file_name: str) -> list[dict]:
@@ -119,7 +119,7 @@ def test_an_era_day_lands_row_by_row(data_dir, nse_server, run_tasks, day, datas
     if etl:
         settings = clickhouse()
         client = warehouse.connect(chdb_path=settings.chdb_path)
-        assert warehouse.count_day(client, settings.database, DATASETS[dataset].table, day) == rows
+        assert warehouse.count_day(client, settings.database, settings.table_for(dataset), day) == rows
 
 
 def test_what_the_era_fixtures_hold(data_dir, nse_server, run_tasks):

@@ -14,6 +14,7 @@ import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks import layout
+from luigi_tasks.lake import open_lake
 from luigi_tasks.tasks import BhavcopyETL
 
 DAYS = {date(2022, 12, 1): 2339, date(2025, 6, 18): 2993}
@@ -44,7 +45,7 @@ def test_polars_reads_dates_and_integer_partitions(lake):
 
 
 def test_pyarrow_dataset_reads_dates_and_integer_partitions(lake):
-    table = ds.dataset(lake, format="parquet", partitioning="hive").to_table()
+    table = open_lake(lake).to_table()
     assert table.schema.field("trade_date").type == pa.date32()
     assert table.schema.field("month").type == table.schema.field("day").type == pa.int32()
     assert table.filter(ds.field("month") == 12).num_rows == DAYS[date(2022, 12, 1)]

@@ -10,7 +10,7 @@ import pytest
 from luigi_tasks import local_archive
 from luigi_tasks.datasets import DATASETS
 from luigi_tasks.errors import BhavcopyError
-from nse_server import member_text, zip_bytes
+from tests.nse_server import member_text, zip_bytes
 
 DATA = Path(__file__).parent / "data"
 CM, FO, DELIVERY = DATASETS["cm"], DATASETS["fo"], DATASETS["delivery"]

@@ -11,7 +11,7 @@ from luigi.execution_summary import LuigiStatusCode
 from luigi_tasks import RangeDaily, lake, layout, local_archive, status
 from luigi_tasks.errors import BhavcopyError
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy, need
-from nse_server import member_text, zip_bytes
+from tests.nse_server import member_text, zip_bytes
 
 DATA = Path(__file__).parent / "data"
 LEGACY = {1: member_text(DATA / "cm01DEC2022bhav.csv.zip"), 2: member_text(DATA / "cm02DEC2022bhav.csv.zip")}

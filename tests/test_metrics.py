@@ -13,9 +13,11 @@ from mlflow.tracking import MlflowClient
 
 from bench import mirror
 from luigi_tasks import layout, metrics
+from luigi_tasks.routes import UDIFF_FROM
 from luigi_tasks.tasks import BhavcopyETL
 
-from nse_server import NSEServer
+from tests.nse_server import NSEServer
+from tests.support import free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -79,12 +81,6 @@ def test_noop_rerun_opens_no_run_and_new_work_opens_a_newer_one(data_dir, nse_se
     newest, oldest = runs_of(mlflow_store, experiment, UDIFF_DAY)
     assert newest.info.start_time >= oldest.info.start_time
     assert set(newest.data.metrics) == {"write_duration_seconds", "rows_written", "parquet_size_mb"}
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def timed_run(run_tasks, day):
@@ -197,7 +193,7 @@ def test_parallel_workers_record_every_date_with_all_its_metrics(tmp_path, mlflo
     for found in (one, two):
         for day, (count, status, values) in found.items():
             assert (count, status, set(values)) == (1, "FINISHED", LOADED_METRICS), day
-            rows = 2993 if day >= mirror.SWITCH else 2339
+            rows = 2993 if day >= UDIFF_FROM else 2339
             assert values["raw_rows_parsed"] == values["rows_written"] == values["rows_loaded"] == rows, day
     assert sum(len(values) for _, _, values in two.values()) == sum(len(values) for _, _, values in one.values())
     counts = {name for name in LOADED_METRICS if not name.endswith(("_seconds", "_mb"))}

@@ -2,10 +2,10 @@
 import os
 from datetime import date
 
-import pyarrow.dataset as ds
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks import layout
+from luigi_tasks.lake import open_lake
 from luigi_tasks.__main__ import main
 from luigi_tasks.tasks import BhavcopyETL
 
@@ -20,7 +20,7 @@ def pad(root, day):
 
 def test_a_padded_lake_moves_whole_and_counts_as_done(data_dir, nse_server, run_tasks, capsys):
     assert run_tasks(*[BhavcopyETL(date=d, load_to_clickhouse=False) for d in DAYS]).status == LuigiStatusCode.SUCCESS
-    before = ds.dataset(layout.lake_root(data_dir, "cm"), format="parquet", partitioning="hive").to_table()
+    before = open_lake(layout.lake_root(data_dir, "cm")).to_table()
     for day in DAYS:  # put the lake back as an older version wrote it
         new, old = layout.lake_path(data_dir, "cm", day), pad(data_dir, day)
         old.parent.mkdir(parents=True)
@@ -33,7 +33,7 @@ def test_a_padded_lake_moves_whole_and_counts_as_done(data_dir, nse_server, run_
     assert capsys.readouterr().out.splitlines() == ["cm: 2 lake files moved, 0 left in place"]
     assert layout.lake_dates(data_dir, "cm") == set(DAYS)
     assert sorted(p.name for p in (layout.lake_root(data_dir, "cm") / "year=2025").iterdir()) == ["month=6"]
-    after = ds.dataset(layout.lake_root(data_dir, "cm"), format="parquet", partitioning="hive").to_table()
+    after = open_lake(layout.lake_root(data_dir, "cm")).to_table()
     assert after.drop_columns(["month", "day"]).sort_by("symbol").equals(
         before.drop_columns(["month", "day"]).sort_by("symbol"))
     assert after.schema.field("month").type == after.schema.field("day").type == "int32"

@@ -20,9 +20,9 @@ from luigi_tasks import RangeDaily, layout, tasks
 from luigi_tasks.__main__ import main
 from luigi_tasks.tasks import BhavcopyETL
 
-from conftest import DATA
-from nse_server import member_text, zip_bytes
-from smtp_server import SMTPServer
+from tests.support import DATA
+from tests.nse_server import member_text, zip_bytes
+from tests.smtp_server import SMTPServer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DAY = date(2026, 12, 2)  # a Wednesday XBOM knows is a session

@@ -6,8 +6,8 @@ import pytest
 from luigi_tasks import rawfile
 from luigi_tasks.errors import BhavcopyError
 
-from conftest import DATA
-from nse_server import zip_bytes
+from tests.support import DATA
+from tests.nse_server import zip_bytes
 
 DAY = date(2025, 6, 18)
 MEMBER = "BhavCopy_NSE_CM_0_0_0_20250618_F_0000.csv"

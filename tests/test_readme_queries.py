@@ -32,8 +32,8 @@ def test_the_readme_has_a_snippet_per_engine():
 @pytest.fixture(scope="module")
 def reader_folder(tmp_path_factory):
     """A folder with `data/` as the quick start leaves it, for the two fixture days."""
-    from conftest import DATA
-    from nse_server import NSEServer
+    from tests.support import DATA
+    from tests.nse_server import NSEServer
 
     folder = tmp_path_factory.mktemp("reader")
     env = {name: value for name, value in os.environ.items()

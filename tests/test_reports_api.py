@@ -12,8 +12,8 @@ from luigi.execution_summary import LuigiStatusCode
 from luigi_tasks import layout
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy
 
-from conftest import DATA
-from nse_server import Fault
+from tests.support import DATA
+from tests.nse_server import Fault
 
 DAY, FILE = date(2022, 12, 1), "cm01DEC2022bhav.csv.zip"
 

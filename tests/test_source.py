@@ -12,8 +12,8 @@ from luigi_tasks import source
 from luigi_tasks.datasets import DATASETS
 from luigi_tasks.errors import BhavcopyError, NetworkError, NoFileError
 
-from conftest import DATA
-from nse_server import Fault
+from tests.support import DATA
+from tests.nse_server import Fault
 
 UDIFF_DAY, UDIFF_FILE = date(2025, 6, 18), "BhavCopy_NSE_CM_0_0_0_20250618_F_0000.csv.zip"
 LEGACY_DAY, LEGACY_FILE = date(2022, 12, 1), "cm01DEC2022bhav.csv.zip"

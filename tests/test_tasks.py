@@ -10,10 +10,11 @@ import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks import layout
+from luigi_tasks.lake import open_lake
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy, NormalizeBhavcopy, ParseBhavcopy, WriteParquet
 
-from conftest import DATA
-from nse_server import member_text, zip_bytes
+from tests.support import DATA
+from tests.nse_server import member_text, zip_bytes
 
 LEGACY_DAY, LEGACY_FILE = date(2022, 12, 1), "cm01DEC2022bhav.csv.zip"
 UDIFF_DAY, UDIFF_FILE = date(2025, 6, 18), "BhavCopy_NSE_CM_0_0_0_20250618_F_0000.csv.zip"
@@ -87,7 +88,7 @@ def test_real_nse_files_give_zero_rejects(data_dir, nse_server, run_tasks, day, 
 
 def test_lake_reads_back_with_hive_partitioning(data_dir, nse_server, run_tasks):
     assert run_tasks(BhavcopyETL(date=LEGACY_DAY), BhavcopyETL(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
-    lake = ds.dataset(data_dir / "lake" / "cm_bhavcopy", format="parquet", partitioning="hive")
+    lake = open_lake(layout.lake_root(data_dir, "cm"))
     table = lake.to_table()
     assert table.num_rows == 2339 + 2993
     june = lake.to_table(filter=(ds.field("year") == 2025) & (ds.field("month") == 6) & (ds.field("day") == 18))
@@ -195,7 +196,7 @@ def assert_download_fails(data_dir, run_tasks, day, message):
 
 
 def test_html_page_with_200_fails_without_target(data_dir, nse_server, run_tasks):
-    from nse_server import Fault
+    from tests.nse_server import Fault
 
     html = Fault(body=b"<!DOCTYPE html><html>maintenance</html>", content_type="text/html")
     nse_server.fault(UDIFF_FILE, html)
@@ -208,7 +209,7 @@ def test_404_fails_with_no_bhavcopy_message(data_dir, nse_server, run_tasks):
 
 
 def test_403_fails_with_no_bhavcopy_message(data_dir, nse_server, run_tasks):
-    from nse_server import Fault
+    from tests.nse_server import Fault
 
     nse_server.fault(UDIFF_FILE, Fault(status=403, body=b"denied", content_type="text/plain"))
     assert_download_fails(data_dir, run_tasks, UDIFF_DAY, r"no bhavcopy published for 2025-06-18 at .*\(HTTP 403\)")

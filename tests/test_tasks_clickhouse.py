@@ -14,14 +14,14 @@ from luigi_tasks import layout, warehouse
 from luigi_tasks.config import clickhouse
 from luigi_tasks.tasks import BhavcopyETL
 
-from test_tasks import UDIFF_DAY, LEGACY_DAY, UDIFF_FILE, UDIFF_MEMBER, fixture_text, repack
+from tests.test_tasks import UDIFF_DAY, LEGACY_DAY, UDIFF_FILE, UDIFF_MEMBER, fixture_text, repack
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def engine():
     settings = clickhouse()
-    return warehouse.connect(chdb_path=settings.chdb_path), settings.database, settings.cm_table
+    return warehouse.connect(chdb_path=settings.chdb_path), settings.database, settings.table_for("cm")
 
 
 def clickhouse_totals(day):
@@ -152,3 +152,22 @@ def test_cli_exits_non_zero_naming_the_host_and_never_the_password(data_dir, nse
     assert len(failures) == 3, "three load attempts, as [retries] load = 3"
     assert layout.lake_path(data_dir, "cm", UDIFF_DAY).exists()
     assert not layout.loaded_marker_path(data_dir, "cm", UDIFF_DAY).exists()
+
+
+def test_a_table_named_in_the_settings_is_where_its_dataset_loads(data_dir, nse_server, run_tasks, luigi_config):
+    luigi_config("clickhouse", "tables", '{"cm": "eq_bhavcopy"}')
+    assert (clickhouse().table_for("cm"), clickhouse().table_for("actions")) == ("eq_bhavcopy", "corporate_actions_listed")
+    assert run_tasks(BhavcopyETL(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
+    client, database, _ = engine()
+    tables = {name for (name,) in client.query("SELECT name FROM system.tables WHERE database = {db:String}",
+                                                parameters={"db": database}).result_rows}
+    assert "eq_bhavcopy" in tables and "cm_bhavcopy" not in tables
+    assert_clickhouse_equals_lake(data_dir, UDIFF_DAY)  # engine() reads table_for: eq_bhavcopy
+    marker = json.loads(layout.loaded_marker_path(data_dir, "cm", UDIFF_DAY).read_text())
+    assert marker["table"] == f"{database}.eq_bhavcopy"
+
+
+def test_a_table_setting_naming_no_dataset_is_refused(luigi_config):
+    luigi_config("clickhouse", "tables", '{"cmx": "eq_bhavcopy"}')
+    with pytest.raises(ValueError, match=r"^\[clickhouse\] tables names unknown datasets \['cmx'\]; known: \['actions'"):
+        clickhouse().table_for("cm")

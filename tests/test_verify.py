@@ -13,7 +13,7 @@ from luigi_tasks import layout
 from luigi_tasks.__main__ import main
 from luigi_tasks.tasks import BhavcopyETL, LoadClickHouse
 
-from faults.fault_helpers import luigi_failures
+from tests.faults.fault_helpers import luigi_failures
 
 DAY, OTHER = date(2025, 6, 18), date(2025, 6, 19)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -82,6 +82,8 @@ DATASET = Dataset(
     # a backfill asks nothing before it, so a default run from 1994 raises no false alarm.
     starts=date(2010, 1, 1),
     table="corporate_actions",
+    # One row per listing; the view `corporate_actions` ([clickhouse] actions_view) is one row per action.
+    clickhouse_table="corporate_actions_listed",
     zipped=True,
     routes=(pr_archive.route("Bc"),),
     formats=(BC,),

@@ -27,7 +27,7 @@ from .. import quality
 from ..dataset import Dataset
 from ..formats import CsvFormat
 from ..schema import CM_BHAVCOPY
-from ..source import UDIFF_FROM, Route, mon
+from ..routes import UDIFF_FROM, Route, mon
 from .udiff import udiff_format
 
 LEGACY = CsvFormat(
@@ -91,6 +91,7 @@ def _report_query(day: date) -> dict:
 DATASET = Dataset(
     name="cm",
     table="cm_bhavcopy",
+    metric_prefix="",  # the equity bhavcopy's metrics keep their plain names (rows_loaded)
     starts=date(1994, 11, 3),
     zipped=True,
     routes=(

@@ -25,7 +25,7 @@ from .. import quality
 from ..dataset import Dataset
 from ..formats import CsvFormat, lakhs_to_rupees
 from ..schema import CM_DELIVERY
-from ..source import Route
+from ..routes import Route
 
 FULL = CsvFormat(
     name="full",

@@ -41,7 +41,7 @@ from .. import quality
 from ..dataset import Dataset
 from ..formats import CsvFormat, lakhs_to_rupees
 from ..schema import FO_BHAVCOPY
-from ..source import UDIFF_FROM, Route, mon
+from ..routes import UDIFF_FROM, Route, mon
 from .udiff import udiff_format
 
 LEGACY = CsvFormat(

@@ -18,7 +18,7 @@ from .. import quality
 from ..dataset import Dataset
 from ..formats import CsvFormat
 from ..schema import INDEX_CLOSE
-from ..source import Route
+from ..routes import Route
 
 IND_CLOSE_ALL = CsvFormat(
     name="ind_close_all",

@@ -10,30 +10,25 @@ import csv
 import io
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
-import urllib.request
 import zipfile
 from datetime import date
 from pathlib import Path
 
 import luigi
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from luigi_tasks import layout, warehouse
+from luigi_tasks import lake, layout, warehouse
 from luigi_tasks.config import clickhouse
 from luigi_tasks.tasks import BhavcopyETL
 
-from conftest import DATA
-from nse_server import member_text, zip_bytes
+from tests.support import DATA
+from tests.nse_server import member_text, zip_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCHER = Path(__file__).resolve().parent / "kill_launcher.py"
@@ -126,7 +121,7 @@ def lake_rows(root: Path) -> dict[str, int]:
     lake_root = layout.lake_root(root, "cm")
     if not lake_root.exists():
         return {}
-    table = ds.dataset(lake_root, format="parquet", partitioning="hive").to_table(columns=["trade_date"])
+    table = lake.open_lake(lake_root).to_table(columns=["trade_date"])
     counts: dict[str, int] = {}
     for day in table["trade_date"].to_pylist():
         counts[day.isoformat()] = counts.get(day.isoformat(), 0) + 1
@@ -140,15 +135,16 @@ def rejects_rows(root: Path, day: date = DAY) -> int:
 def clickhouse_rows(day: date = DAY) -> int | None:
     """Rows the in-process (session) embedded ClickHouse holds for a day; None: no table."""
     settings = clickhouse()
+    table = settings.table_for("cm")
     client = warehouse.connect(chdb_path=settings.chdb_path)
     exists = client.command(
         "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-        parameters={"db": settings.database, "t": settings.cm_table},
+        parameters={"db": settings.database, "t": table},
     )
     if not int(exists):
         return None
     return int(client.command(
-        f"SELECT count() FROM `{settings.database}`.`{settings.cm_table}` WHERE trade_date = {{d:Date}}",
+        f"SELECT count() FROM `{settings.database}`.`{table}` WHERE trade_date = {{d:Date}}",
         parameters={"d": day},
     ))
 
@@ -195,12 +191,6 @@ def luigi_failures():
     for error in runs:
         assert "stage chains not done: " in str(error), error
         assert seen and str(seen[-1][1]) in str(error), f"the run's failure does not repeat its stage's: {error}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # ---- watching DATA_DIR while another process writes it ----
@@ -339,48 +329,6 @@ def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.kill(process.pid, signal.SIGKILL)
     process.wait(10)
-
-
-# ---- a real luigid (scheduler + visualiser), on 127.0.0.1 only ----
-
-@contextlib.contextmanager
-def running_luigid(tmp_path: Path):
-    port = free_port()
-    luigid_bin = shutil.which("luigid", path=os.path.dirname(sys.executable)) or "luigid"
-    (tmp_path / "luigid-logs").mkdir(exist_ok=True)
-    process = subprocess.Popen(
-        [luigid_bin, "--address", "127.0.0.1", "--port", str(port), "--state-path", str(tmp_path / "luigid-state.pickle"),
-         "--logdir", str(tmp_path / "luigid-logs")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(url + "/api/task_list?data={}", timeout=1).read()
-                break
-            except OSError:
-                if process.poll() is not None:
-                    raise RuntimeError(f"luigid exited with {process.returncode}")
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("luigid did not start")
-        yield port, url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def luigid_api(url: str, method: str, **data) -> str:
-    """The raw JSON text luigid answers (what the visualiser shows)."""
-    query = urllib.parse.urlencode({"data": json.dumps(data)})
-    with urllib.request.urlopen(f"{url}/api/{method}?{query}", timeout=5) as answer:
-        return answer.read().decode()
 
 
 def secret_forms(user: str, password: str) -> list[str]:

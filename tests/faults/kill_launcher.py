@@ -78,31 +78,30 @@ def kill_after_load() -> None:
 
 
 def report() -> dict:
-    import pyarrow.dataset as ds
-
-    from luigi_tasks import layout, warehouse
+    from luigi_tasks import lake as lake_files, layout, warehouse
     from luigi_tasks.config import clickhouse, storage
 
     root = storage().root
     lake_root = layout.lake_root(root, "cm")
     lake = {}
     if lake_root.exists():
-        table = ds.dataset(lake_root, format="parquet", partitioning="hive").to_table(columns=["trade_date"])
+        table = lake_files.open_lake(lake_root).to_table(columns=["trade_date"])
         for day in table["trade_date"].to_pylist():
             lake[day.isoformat()] = lake.get(day.isoformat(), 0) + 1
     settings = clickhouse()
     clickhouse_rows = None
     if not settings.host:
         client = warehouse.connect(chdb_path=settings.chdb_path or str(layout.chdb_path(root)))
+        table = settings.table_for("cm")
         tables = client.query(
             "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-            parameters={"db": settings.database, "t": settings.cm_table},
+            parameters={"db": settings.database, "t": table},
         ).result_rows[0][0]
         clickhouse_rows = {}
         if tables:
             result = client.query(
                 f"SELECT toString(trade_date), count(), uniqExact(symbol, series) "
-                f"FROM `{settings.database}`.`{settings.cm_table}` GROUP BY trade_date"
+                f"FROM `{settings.database}`.`{table}` GROUP BY trade_date"
             )
             clickhouse_rows = {day: [rows, keys] for day, rows, keys in result.result_rows}
     return {"lake": lake, "clickhouse": clickhouse_rows}

@@ -19,11 +19,12 @@ from luigi.execution_summary import LuigiStatusCode
 from luigi_tasks import layout
 from luigi_tasks.tasks import BhavcopyETL
 
-from fault_helpers import (
+from tests.faults.fault_helpers import (
     DAY, FILE, LEGACY_FALLBACK, MEMBER, SOURCE_ROWS, STAGES, child_env, clickhouse_rows, csv_text, done_stages,
-    free_port, lake_rows, launch, luigi_failures, make_zip, no_mlflow, output_of,
+    lake_rows, launch, luigi_failures, make_zip, no_mlflow, output_of,
 )
-from nse_server import Fault
+from tests.support import free_port
+from tests.nse_server import Fault
 
 pytestmark = pytest.mark.usefixtures("no_mlflow")
 

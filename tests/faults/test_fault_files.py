@@ -18,8 +18,8 @@ from luigi.execution_summary import LuigiStatusCode
 from luigi_tasks import layout
 from luigi_tasks.tasks import BhavcopyETL
 
-from conftest import DATA
-from fault_helpers import (
+from tests.support import DATA
+from tests.faults.fault_helpers import (
     DAY, FILE, MEMBER, SOURCE_ROWS, STAGES, assert_day_complete, clickhouse_rows, csv_text, done_stages, expected_files,
     hidden_temps, lake_rows, luigi_failures, make_zip, no_mlflow, tree, visible_files,
 )

@@ -16,12 +16,12 @@ from luigi_tasks import source
 from luigi_tasks.errors import BhavcopyError
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy
 
-from conftest import DATA
-from fault_helpers import (
+from tests.support import DATA
+from tests.faults.fault_helpers import (
     DAY, FILE, LEGACY_FALLBACK, assert_day_complete, assert_nothing_kept, csv_text, luigi_failures,
     make_zip, no_mlflow,
 )
-from nse_server import Fault
+from tests.nse_server import Fault
 
 pytestmark = pytest.mark.usefixtures("no_mlflow")
 
@@ -36,7 +36,6 @@ def run_day(run_tasks, day=DAY):
 
 
 def test_timeout_then_next_run_completes(data_dir, nse_server, run_tasks, luigi_config):
-    nse_server = nse_server
     luigi_config("nse", "read_timeout", "0.3")
     luigi_config("nse", "http_retries", "1")
     nse_server.fault(FILE, Fault(delay=1.0))
@@ -57,7 +56,6 @@ def test_timeout_then_next_run_completes(data_dir, nse_server, run_tasks, luigi_
 
 
 def test_reset_mid_body_then_next_run_completes(data_dir, nse_server, run_tasks):
-    nse_server = nse_server
     nse_server.fault(FILE, Fault(cut_after=50_000))  # 50 kB of 168 kB, then the connection drops
 
     status, failed = run_day(run_tasks)
@@ -130,7 +128,6 @@ def test_404_trading_day_then_published(data_dir, nse_server, run_tasks):
 
 
 def test_slow_server_bounded_by_read_timeout(data_dir, nse_server, run_tasks, luigi_config):
-    nse_server = nse_server
     luigi_config("nse", "read_timeout", "0.3")
     luigi_config("nse", "http_retries", "1")
     nse_server.fault(FILE, Fault(delay=5.0))  # answers after 5 s

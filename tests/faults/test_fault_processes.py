@@ -24,15 +24,16 @@ import pytest
 
 from bench import mirror
 from luigi_tasks import layout
+from luigi_tasks.routes import UDIFF_FROM
 
-from conftest import DATA
-from fault_helpers import (
-    DAY, ETL_ARGS, FILE, REPO, OTHER_DAY, OTHER_FILE, SOURCE_ROWS, STAGES, TASK_FAILED, PartialFileWatcher, check_whole,
-    child_env, count_csv_rows, csv_text, done_stages, expected_files, hidden_temps, launch, launcher_command,
-    lake_rows, no_mlflow, output_of, report_of, running_luigid, stage_targets, stop, visible_files,
+from tests.support import DATA, running_luigid
+from tests.faults.fault_helpers import (
+    DAY, ETL_ARGS, FILE, REPO, OTHER_DAY, OTHER_FILE, SOURCE_ROWS, STAGES, TASK_FAILED, PartialFileWatcher,
+    check_whole, child_env, count_csv_rows, csv_text, done_stages, expected_files, hidden_temps, launch,
+    launcher_command, lake_rows, no_mlflow, output_of, report_of, stage_targets, stop, visible_files,
     written_before_target,
 )
-from nse_server import Fault, NSEServer
+from tests.nse_server import Fault, NSEServer
 
 pytestmark = pytest.mark.usefixtures("no_mlflow")
 
@@ -183,7 +184,6 @@ NOT_RUN = 25  # [retcode] not_run
 def test_two_runs_of_one_date_at_once(tmp_path, nse_server):
     """BhavcopyETL for the day and, at the same moment, RangeDaily over it; and, as a timer and an
     operator might, the very same BhavcopyETL command a second time."""
-    nse_server = nse_server
     root = tmp_path / "data"
     env = child_env(tmp_path, nse_server.url)
     # The runs' downloads are in flight together, so they go on to write the day's stages together.
@@ -239,7 +239,7 @@ def assert_every_day_loaded_once(tmp_path, env, days):
     """ClickHouse holds each day's lake rows once (distinct keys = rows), and every day has its marker."""
     root = tmp_path / "data"
     report = report_of(launch(env, "--report", args=[]))
-    rows = {day.isoformat(): 2993 if day >= mirror.SWITCH else 2339 for day in days}
+    rows = {day.isoformat(): 2993 if day >= UDIFF_FROM else 2339 for day in days}
     assert report["lake"] == rows
     assert report["clickhouse"] == {day: [count, count] for day, count in rows.items()}
     for day in days:

@@ -25,13 +25,13 @@ from luigi_tasks.tasks import (
     BhavcopyETL, DownloadBhavcopy, LoadClickHouse, NormalizeBhavcopy, ParseBhavcopy, WriteParquet,
 )
 
-from conftest import DATA
-from fault_helpers import (
+from tests.support import DATA, free_port, luigid_api, running_luigid
+from tests.faults.fault_helpers import (
     DAY, FILE, LEGACY_FALLBACK, MEMBER, SOURCE_ROWS, STAGES, TASK_FAILED, assert_day_complete, assert_no_secret,
-    assert_nothing_kept, child_env, done_stages, expected_files, free_port, lake_rows, launch, luigi_failures, luigid_api,
-    no_mlflow, output_of, running_luigid, secret_forms, tree, visible_files,
+    assert_nothing_kept, child_env, done_stages, expected_files, lake_rows, launch, luigi_failures, no_mlflow,
+    output_of, secret_forms, tree, visible_files,
 )
-from nse_server import Fault, NSEServer
+from tests.nse_server import Fault, NSEServer
 
 URL_PATH = f"/content/cm/{FILE}"
 USER = "etl_loader"
@@ -199,7 +199,7 @@ def test_sql_identifier_refused(data_dir, nse_server, run_tasks, monkeypatch, lu
         if setting == "database":
             monkeypatch.setenv("CLICKHOUSE_DATABASE", value)
         else:
-            luigi_config("clickhouse", "cm_table", value)
+            luigi_config("clickhouse", "tables", json.dumps({"cm": value}))
         with luigi_failures() as failed:
             result = run_tasks(BhavcopyETL(date=DAY))
         assert result.status == LuigiStatusCode.FAILED

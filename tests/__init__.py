@@ -1,0 +1,1 @@
+"""The tests, a package so that bench/ imports their helpers (tests.support, tests.nse_server) too."""

@@ -1,0 +1,1 @@
+"""Fault tests: the network, files, processes, corrections and secrets going wrong."""
