@@ -5,12 +5,14 @@ command line (`--nse-base-url`), `luigi.cfg`, the default below. Environment win
 over the file so that a systemd unit or CI can redirect a run without editing it.
 """
 import os
+import types
 from pathlib import Path
 
 import luigi
 from luigi.parameter import ParameterVisibility
 
 from .datasets import DATASETS
+from .stages import STAGE_LIST
 
 
 class EnvConfig(luigi.Config):
@@ -185,14 +187,15 @@ class batch(luigi.Config):
     days = luigi.IntParameter(default=25, description="Days per BhavcopyETL run in a backfill; 1 turns batching off")
 
 
-class retries(luigi.Config):
-    """Attempts per stage within one run (Luigi's retry_count); the delay is `[scheduler] retry_delay`."""
+def _retries_body(namespace: dict) -> None:
+    namespace["__doc__"] = "Attempts per stage within one run (Luigi's retry_count); the delay is `[scheduler] retry_delay`."
+    for stage in STAGE_LIST:
+        namespace[stage.setting] = luigi.IntParameter(default=stage.attempts, description=f"Attempts for {stage.task}")
 
-    download = luigi.IntParameter(default=3, description="Attempts for DownloadBhavcopy")
-    parse = luigi.IntParameter(default=2, description="Attempts for ParseBhavcopy")
-    normalize = luigi.IntParameter(default=2, description="Attempts for NormalizeBhavcopy")
-    write = luigi.IntParameter(default=2, description="Attempts for WriteParquet (and CheckActions)")
-    load = luigi.IntParameter(default=3, description="Attempts for LoadClickHouse")
+
+# One option per stage of stages.py, with its default there.
+retries = types.new_class("retries", (luigi.Config,), exec_body=_retries_body)
+retries.__module__ = __name__
 
 
 class actions(luigi.Config):

@@ -4,10 +4,8 @@ Tasks, `bulk_complete` and the status command all ask here, so they agree on wha
 Each stage keeps one flat folder per dataset, so checking a year of dates is one listing.
 """
 import os
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 from .datasets import DATASETS
 from .errors import OutsideDataDirError
@@ -119,74 +117,6 @@ def lake_dates(root: Path, dataset: str) -> set[date]:
                 if Path(folder) / name == lake_path(root, dataset, day):
                     found.add(day)
     return found
-
-
-@dataclass(frozen=True)
-class Output:
-    """One file a stage writes for a day, and the record that says it is whole.
-
-    `record` is where its seal lives: the raw file's is the visible sidecar; staging, normalized,
-    rejects and lake files have a hidden seal beside them; the load marker is its own record.
-    """
-
-    stage: str
-    path: Callable[[Path, str, date], Path]
-    record: Callable[[Path, str, date], Path]
-
-    @property
-    def sealed(self) -> bool:
-        return self.record is not self.path
-
-
-def _hidden_seal(path_for):
-    return lambda root, dataset, day: seal_path(path_for(root, dataset, day))
-
-
-# Every stage's output in pipeline order.
-STAGES = [
-    Output("DownloadBhavcopy", raw_path, raw_sidecar_path),
-    Output("ParseBhavcopy", staging_path, _hidden_seal(staging_path)),
-    Output("NormalizeBhavcopy", rejects_path, _hidden_seal(rejects_path)),
-    Output("NormalizeBhavcopy", normalized_path, _hidden_seal(normalized_path)),
-    Output("WriteParquet", lake_path, _hidden_seal(lake_path)),
-    Output("LoadClickHouse", loaded_marker_path, loaded_marker_path),
-]
-
-
-def outputs_after(stage: str) -> list[Output]:
-    """The outputs of the stages after `stage`, in pipeline order."""
-    names = [output.stage for output in STAGES]
-    return STAGES[len(names) - names[::-1].index(stage):]
-
-
-def records_from(stage: str, root: Path, dataset: str, day: date) -> list[Path]:
-    """The records of every stage after `stage`, then its own: removing them marks them to redo.
-
-    Only records go, never data: the old lake file stays readable and ClickHouse keeps its rows
-    until the redo replaces them.
-    """
-    own = [output for output in STAGES if output.stage == stage]
-    return [output.record(root, dataset, day) for output in outputs_after(stage) + own]
-
-
-def stages(load: bool) -> list[Output]:
-    return STAGES if load else [output for output in STAGES if output.stage != "LoadClickHouse"]
-
-
-def complete_dates(root: Path, dataset: str, load: bool) -> set[date]:
-    """Dates whose every stage output exists with its record: one listing per stage folder."""
-    done = None
-    for output in stages(load):
-        if output.path is lake_path:
-            found = lake_dates(root, dataset)
-        elif output.path is raw_path:
-            sample = raw_path(root, dataset, date(2000, 1, 1))
-            found = dates_in(sample.parent, sample.name[len("2000-01-01"):]) & dates_in(sample.parent, ".json")
-        else:
-            sample = output.path(root, dataset, date(2000, 1, 1))
-            found = dates_in(sample.parent, sample.name[len("2000-01-01"):], sealed=output.sealed)
-        done = found if done is None else done & found
-    return done
 
 
 def closed_path(root: Path, dataset: str, day: date) -> Path:

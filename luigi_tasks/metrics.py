@@ -36,17 +36,12 @@ from . import config, layout
 from .datasets import DATASETS
 from .errors import OutsideDataDirError
 from .masking import mask_secrets
+from .stages import STAGE_LIST
 from .tasks import BhavcopyETL, DayTask
 
 logger = logging.getLogger("luigi-interface")
 
-DURATION_METRICS = {
-    "DownloadBhavcopy": "scrape_duration_seconds",
-    "ParseBhavcopy": "parse_duration_seconds",
-    "NormalizeBhavcopy": "normalize_duration_seconds",
-    "WriteParquet": "write_duration_seconds",
-    "LoadClickHouse": "load_duration_seconds",
-}
+DURATION_METRICS = {stage.task: stage.duration_metric for stage in STAGE_LIST}
 ERROR_PARAM_LIMIT = 1000
 
 _pending: dict[date, dict[str, float]] = {}

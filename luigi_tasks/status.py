@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
 
-from . import layout
+from . import layout, stages
 from .availability import Need
 
 STATES = ("done", "missing", "corrupt", "closed", "late", "unknown", "not-due")
@@ -42,7 +42,7 @@ class DayStatus:
         return text.rstrip()
 
 
-def _record(output: layout.Output, root: Path, dataset: str, day: date) -> dict | None:
+def _record(output: stages.Output, root: Path, dataset: str, day: date) -> dict | None:
     try:
         record = json.loads(output.record(root, dataset, day).read_text())
     except (OSError, ValueError):
@@ -69,7 +69,7 @@ def _closed_reason(root: Path, dataset: str, day: date) -> str | None:
 def _targets(root: Path, dataset: str, day: date, load: bool) -> DayStatus:
     """done, corrupt (a file whose size is not its seal's) or missing from the first stage to redo."""
     missing, records = None, {}
-    for output in layout.stages(load):
+    for output in stages.outputs(load):
         path = output.path(root, dataset, day)
         record = _record(output, root, dataset, day)
         if not path.exists() or record is None or (output.sealed and "sha256" not in record):
@@ -93,7 +93,7 @@ def day_status(root: Path, dataset: str, day: date, need: Callable[[str, date], 
     if needed is Need.BEFORE_FIRST_DAY:
         return DayStatus(day, dataset, "closed", reason=f"before NSE's first {dataset} file")
     status = _targets(root, dataset, day, load)
-    if status.state != "missing" or status.missing_stage != layout.STAGES[0].stage:
+    if status.state != "missing" or status.missing_stage != stages.NAMES[0]:
         return status
     if needed is Need.NOT_DUE:
         return DayStatus(day, dataset, "not-due", reason="file not due yet")

@@ -168,5 +168,5 @@ class SealedTarget(AtomicLocalTarget):
 
 
 def stage_target(output, root, dataset: str, day) -> SealedTarget:
-    """The sealed target of one `layout.STAGES` output for a dataset's day: tasks, sharing and verify."""
+    """The sealed target of one `stages.STAGES` output for a dataset's day: tasks, sharing and verify."""
     return SealedTarget(str(output.path(root, dataset, day)), str(output.record(root, dataset, day)), root=root)

@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 
 import luigi
 
-from . import adjust, availability, batch_run, lake, layout, local_archive, nse_holidays, rawfile, source, trading_calendar, warehouse
+from . import adjust, availability, batch_run, lake, layout, local_archive, nse_holidays, rawfile, source, stages, trading_calendar, warehouse
 from .config import batch, calendar, clickhouse, nse, retries, storage
 from .datasets import DATASETS
 from .errors import BhavcopyError, ExplainedError, NoFileError
@@ -180,11 +180,14 @@ class DayTask(luigi.Task):
         return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)), root=self.root)
 
     def sealed(self, path_for) -> SealedTarget:
-        """The stage's data file with its seal, as `layout.STAGES` places it."""
-        output = next(output for output in layout.STAGES if output.path is path_for)
+        """The stage's data file with its seal, as `stages.STAGES` places it."""
+        output = next(output for output in stages.STAGES if output.path is path_for)
         return stage_target(output, self.root, self.dataset, self.date)
 
-    attempts_setting = ""  # which `[retries]` option bounds this stage's attempts
+    @property
+    def attempts_setting(self) -> str:
+        """The `[retries]` option that bounds this stage's attempts (stages.py)."""
+        return stages.named(self.task_family).setting
 
     def complete(self):
         """Done when this output and every upstream output exist.
@@ -215,13 +218,13 @@ class DayTask(luigi.Task):
         were, and a kill after this point leaves the later stages undone, so the next run finishes
         the redo.
         """
-        for path in layout.records_from(self.task_family, self.root, self.dataset, self.date):
+        for path in stages.records_from(self.task_family, self.root, self.dataset, self.date):
             path.unlink(missing_ok=True)
 
     def redoing(self) -> bool:
         """True if a later stage still holds data built from the output this run replaces."""
         return any(output.path(self.root, self.dataset, self.date).exists()
-                   for output in layout.outputs_after(self.task_family))
+                   for output in stages.outputs_after(self.task_family))
 
     def run(self):
         """Do the stage, unless another run finished it since Luigi scheduled this one.
@@ -250,8 +253,6 @@ class DayTask(luigi.Task):
 
 class DownloadBhavcopy(DayTask):
     """Fetch the day's file and keep it exactly as served, but only once it has passed its checks."""
-
-    attempts_setting = "download"
 
     def output(self):
         return self.sealed(layout.raw_path)
@@ -310,8 +311,6 @@ class DownloadBhavcopy(DayTask):
 class ParseBhavcopy(DayTask):
     """Raw zip -> typed staging table in the source's own columns."""
 
-    attempts_setting = "parse"
-
     def requires(self):
         return DownloadBhavcopy(date=self.date, dataset=self.dataset)
 
@@ -335,8 +334,6 @@ class ParseBhavcopy(DayTask):
 
 class NormalizeBhavcopy(DayTask):
     """Map to the canonical schema and split good rows from rejects; the counts always add up."""
-
-    attempts_setting = "normalize"
 
     def requires(self):
         return ParseBhavcopy(date=self.date, dataset=self.dataset)
@@ -374,8 +371,6 @@ class NormalizeBhavcopy(DayTask):
 class WriteParquet(DayTask):
     """Publish the day into the Hive-partitioned lake, all at once."""
 
-    attempts_setting = "write"
-
     def requires(self):
         return NormalizeBhavcopy(date=self.date, dataset=self.dataset)
 
@@ -398,7 +393,6 @@ class LoadClickHouse(DayTask):
     next run loads whatever has no marker.
     """
 
-    attempts_setting = "load"
     resources = {"clickhouse": 1}  # one load at a time per scheduler; across processes, warehouse.exclusive_client
 
     def requires(self):
@@ -583,7 +577,7 @@ class BhavcopyETL(luigi.Task):
             return []
         probe_task = cls(date=days[0])
         root = storage().root
-        done = {name: layout.complete_dates(root, name, probe_task.load_to_clickhouse) for name in probe_task.datasets}
+        done = {name: stages.complete_dates(root, name, probe_task.load_to_clickhouse) for name in probe_task.datasets}
         checked = None
         if probe_task.checks_actions:
             from .actions_task import checked_dates
@@ -618,7 +612,7 @@ class BhavcopyETL(luigi.Task):
             all(task.complete() for day in self.dates for task in self.stages(day))
 
     def run(self):
-        stages = [task for day in self.dates for task in self.stages(day)]
+        chains = [task for day in self.dates for task in self.stages(day)]
         done = []
 
         def succeeded(task):
@@ -626,13 +620,13 @@ class BhavcopyETL(luigi.Task):
                 done.append(task)
                 self.report(f"{len(done)} stages done; last {task}")
 
-        failures = batch_run.run(stages, on_success=succeeded)
+        failures = batch_run.run(chains, on_success=succeeded)
         self.failed_days = {task.date for task, _ in failures if isinstance(task, DayTask)}
-        missing = [task for task in stages if not task.complete()]
+        missing = [task for task in chains if not task.complete()]
         if missing:
             lines = list(dict.fromkeys(f"{task}: {error}" for task, error in failures))
             lines = lines or [f"{task}: not complete" for task in missing]
-            raise StagesFailed(f"{len(missing)} of {len(stages)} stage chains not done: " + "; ".join(lines))
+            raise StagesFailed(f"{len(missing)} of {len(chains)} stage chains not done: " + "; ".join(lines))
 
     def on_failure(self, exception):
         return explained(exception) or super().on_failure(exception)

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
 
-from . import lake, layout, rawfile
+from . import lake, layout, rawfile, stages
 from .targets import sha256_of, stage_target
 
 
@@ -38,7 +38,7 @@ class DayCheck:
 def verify_day(root: Path, dataset: str, day: date, load: bool) -> DayCheck:
     check = DayCheck(day, dataset, "ok")
     lake_sha = None
-    for output in layout.stages(load):
+    for output in stages.outputs(load):
         path = output.path(root, dataset, day)
         shown = path.relative_to(root)
         if not path.exists():
@@ -92,7 +92,7 @@ def _raw_rows(path: Path) -> int:
 
 def adopt_day(root: Path, dataset: str, day: date) -> list[Path]:
     """Seal the files of a day written before seals existed; returns the files sealed."""
-    outputs = [output for output in layout.STAGES if output.sealed and output.path(root, dataset, day).exists()]
+    outputs = [output for output in stages.STAGES if output.sealed and output.path(root, dataset, day).exists()]
     records = [stage_target(output, root, dataset, day).seal for output in outputs]
     if not outputs or any(_has_seal(record.path) for record in records):
         return []

@@ -13,7 +13,7 @@ import numpy
 import pytest
 from PIL import Image
 
-from luigi_tasks import layout, trading_calendar
+from luigi_tasks import layout, stages, trading_calendar
 from luigi_tasks.__main__ import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,7 +28,7 @@ def synthetic_lake(root: Path, gaps=(), corrupt=None) -> int:
     sizes, seals); the files themselves are one byte: status never reads them whole."""
     days = trading_calendar.sessions(START, STOP)
     for day in days:
-        for output in layout.STAGES:
+        for output in stages.STAGES:
             if day in gaps and output.stage in ("WriteParquet", "LoadClickHouse"):
                 continue
             path = output.path(root, "cm", day)

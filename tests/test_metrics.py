@@ -12,7 +12,7 @@ from luigi.execution_summary import LuigiStatusCode
 from mlflow.tracking import MlflowClient
 
 from bench import mirror
-from luigi_tasks import layout, metrics
+from luigi_tasks import layout, metrics, stages
 from luigi_tasks.routes import UDIFF_FROM
 from luigi_tasks.tasks import BhavcopyETL
 
@@ -172,7 +172,7 @@ def backfill_in_a_child(folder, server, uri, workers: int, days):
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert layout.complete_dates(folder / "data", "cm", True) == set(days)
+    assert stages.complete_dates(folder / "data", "cm", True) == set(days)
     return experiment
 
 

@@ -23,7 +23,7 @@ import luigi
 import pyarrow.parquet as pq
 import pytest
 
-from luigi_tasks import lake, layout, warehouse
+from luigi_tasks import lake, layout, stages, warehouse
 from luigi_tasks.config import clickhouse
 from luigi_tasks.tasks import BhavcopyETL
 
@@ -42,7 +42,7 @@ OTHER_DAY, OTHER_FILE = date(2025, 6, 19), "BhavCopy_NSE_CM_0_0_0_20250619_F_000
 # Luigi's exit code for a failed task ([retcode] task_failed in luigi.cfg)
 TASK_FAILED = 30
 
-STAGES = ["DownloadBhavcopy", "ParseBhavcopy", "NormalizeBhavcopy", "WriteParquet", "LoadClickHouse"]
+STAGES = stages.NAMES
 
 
 def csv_text(file_name: str = FILE) -> str:
@@ -75,8 +75,8 @@ def stage_targets(root: Path, day: date = DAY, dataset: str = "cm") -> dict[str,
 
 
 def done_stages(root: Path, day: date = DAY) -> list[str]:
-    """Stages whose target files exist, each with the record that seals it (layout.STAGES)."""
-    records = {output.path(root, "cm", day): output.record(root, "cm", day) for output in layout.STAGES}
+    """Stages whose target files exist, each with the record that seals it (stages.STAGES)."""
+    records = {output.path(root, "cm", day): output.record(root, "cm", day) for output in stages.STAGES}
     return [stage for stage, paths in stage_targets(root, day).items()
             if all(p.exists() and records[p].exists() for p in paths)]
 
