@@ -156,8 +156,9 @@ api_min_interval = 0
 """
 
 
-def backfill_in_a_child(folder, server, uri, workers: int, days):
-    """`luigi RangeDaily` over the days, as an operator runs it, with its own DATA_DIR and chdb folder."""
+def backfill_in_a_child(folder, server, uri, workers: int, days, one_task: bool = False):
+    """`luigi RangeDaily` over the days (or, `one_task`, BhavcopyETL for the one day), as an operator
+    runs it, with its own DATA_DIR and chdb folder."""
     folder.mkdir()
     (folder / "luigi.cfg").write_text(CHILD_CONFIG)
     env = {name: value for name, value in os.environ.items()
@@ -166,8 +167,10 @@ def backfill_in_a_child(folder, server, uri, workers: int, days):
                MLFLOW_TRACKING_URI=uri, LUIGI_CONFIG_PATH=str(folder / "luigi.cfg"))
     experiment = f"workers-{workers}-{time.time_ns()}"
     completed = subprocess.run(
-        [sys.executable, "-m", "luigi", "--module", "luigi_tasks", "RangeDaily", "--of", "BhavcopyETL",
-         "--start", days[0].isoformat(), "--stop", (days[-1] + timedelta(days=1)).isoformat(),
+        [sys.executable, "-m", "luigi", "--module", "luigi_tasks",
+         *(["BhavcopyETL", "--date", days[0].isoformat()] if one_task else
+           ["RangeDaily", "--of", "BhavcopyETL", "--start", days[0].isoformat(),
+            "--stop", (days[-1] + timedelta(days=1)).isoformat()]),
          "--workers", str(workers), "--tracking-experiment", experiment, "--local-scheduler"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
@@ -183,6 +186,16 @@ def recorded(uri, experiment, days) -> dict:
         runs = runs_of(uri, experiment, day)
         found[day] = (len(runs), runs[0].info.status if runs else None, runs[0].data.metrics if runs else {})
     return found
+
+
+def test_one_day_run_alone_with_two_workers_records_its_run(tmp_path, mlflow_store):
+    """The day's run is a forked worker that schedules its stages itself: its run still reaches MLflow."""
+    days = mirror.trading_days(2)[-1:]
+    with NSEServer(mirror.build(days)) as server:
+        found = recorded(mlflow_store, backfill_in_a_child(tmp_path / "two", server, mlflow_store, 2, days, True), days)
+    ((count, status, values),) = found.values()
+    assert (count, status, set(values)) == (1, "FINISHED", LOADED_METRICS)
+    assert values["raw_rows_parsed"] == values["rows_written"] == values["rows_loaded"] == 2993
 
 
 def test_parallel_workers_record_every_date_with_all_its_metrics(tmp_path, mlflow_store):
