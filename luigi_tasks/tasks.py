@@ -415,17 +415,15 @@ class LoadClickHouse(DayTask):
         rows = lake.read_table(lake_file.path)
         self.report(f"Loading {rows.num_rows} rows into ClickHouse", 0)
         table = settings.table_for(self.dataset)
-        with warehouse.exclusive_client(
+        endpoint = warehouse.Endpoint(
             settings.host, settings.port, settings.user, settings.password, settings.secure,
             settings.chdb_path or str(layout.inside(self.root, layout.chdb_path(self.root))), settings.health_timeout,
             settings.lock_timeout,
-        ) as client:
-            warehouse.health_check(client)
-            warehouse.ensure_table(client, settings.database, table, self.spec.schema, self.spec.order_by,
-                                   self.spec.low_cardinality)
-            self.report(f"Replacing {self.date} in {settings.database}.{table}", 30)
-            loaded = warehouse.load_day(client, settings.database, table, rows, self.date)
-            adjust.ensure_views(client, settings)  # the views over the loaded tables (actions, adjusted prices)
+        )
+        # The views over the loaded tables (actions, adjusted prices) follow each table's creation.
+        loaded = warehouse.replace_day(endpoint, settings.database, table, rows, self.date, self.spec.schema,
+                                       self.spec.order_by, self.spec.low_cardinality,
+                                       views=lambda client: adjust.ensure_views(client, settings))
         marker = {
             "date": self.date.isoformat(),
             "rows": loaded,
