@@ -30,6 +30,7 @@ import pytest
 
 from luigi_tasks import layout, warehouse
 from luigi_tasks.config import clickhouse
+from luigi_tasks.lake import read_stage
 
 from conftest import DATA
 from nse_server import member_text, zip_bytes
@@ -133,7 +134,7 @@ def lake_rows(root: Path) -> dict[str, int]:
 
 
 def rejects_rows(root: Path, day: date = DAY) -> int:
-    return pq.read_table(layout.rejects_path(root, "cm", day)).num_rows
+    return read_stage(layout.rejects_path(root, "cm", day)).num_rows
 
 
 def clickhouse_rows(day: date = DAY) -> int | None:
@@ -194,9 +195,11 @@ def free_port() -> int:
 # ---- watching DATA_DIR while another process writes it ----
 
 def check_whole(path: str) -> None:
-    """Raise unless the file is whole: a Parquet footer, a zip directory, a JSON document."""
+    """Raise unless the file is whole: a Parquet or Arrow IPC footer, a zip directory, a JSON document."""
     if path.endswith(".parquet"):
         pq.ParquetFile(path).metadata  # noqa: B018  (a cut file has no footer)
+    elif path.endswith(layout.STAGE_SUFFIX):
+        read_stage(path)
     elif path.endswith(".zip"):
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()

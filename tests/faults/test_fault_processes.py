@@ -24,6 +24,7 @@ import pytest
 
 from bench import mirror
 from luigi_tasks import layout
+from luigi_tasks.lake import read_stage
 
 from conftest import DATA
 from fault_helpers import (
@@ -50,7 +51,7 @@ KILLS = {
 
 
 def whole_rows(path) -> int:
-    return pq.read_table(path).num_rows
+    return (read_stage(path) if path.suffix == layout.STAGE_SUFFIX else pq.read_table(path)).num_rows
 
 
 def disk_state(root: Path) -> dict:
