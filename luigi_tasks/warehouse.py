@@ -296,12 +296,12 @@ class Endpoint:
 
 
 # (endpoint, database, table) -> its health check, ensure_table and views passed in this process;
-# the value is the set of dates the table holds, kept by the loads, when this process alone writes
-# the table (the embedded engine under its lease) and None on a server (counted instead). The
+# the value is what the loads know of the table's dates (KnownDates) when this process alone writes
+# the table (the embedded engine under its lease), and None on a server (counted instead). The
 # embedded entries go when the engine closes (close_embedded), since another process may then
 # change the folder; a load that fails drops its entry, so a table dropped mid-process is made
 # again by the one retry in replace_day.
-_ready: dict[tuple, set[dt.date] | None] = {}
+_ready: dict[tuple, "KnownDates | None"] = {}
 
 
 def forget_ready(embedded_only: bool = False) -> None:
@@ -471,23 +471,26 @@ def _insert(client: Client, database: str, table: str, rows: pa.Table) -> int:
 
 
 def load_day(client: Client, database: str, table: str, rows: pa.Table, trade_date: dt.date,
-             held: set[dt.date] | None = None) -> int:
+             known: KnownDates | None = None) -> int:
     """Make `rows` exactly what ClickHouse holds for `trade_date`; return that row count.
 
     Idempotent. A first load is a plain insert; a reload replaces the day's month partition
     atomically (`replace_partition_day`), so a failed reload leaves the previous rows in place.
 
-    `held`: the dates the table holds, when no other writer can touch it (see `_ready`); whether
-    the day is there is then looked up in it, the rows loaded are the insert's own count, and
-    the set is kept up to date. Without it (a shared server) the day is counted before and after.
+    `known`: what this process knows of the table's dates, when no other writer can touch it (see
+    `_ready`); whether the day is there is then asked of it, and the rows loaded are the insert's
+    own count. Without it (a shared server) the day is counted before and after.
     """
     _check_single_date(rows, trade_date)
-    present = trade_date in held if held is not None else count_day(client, database, table, trade_date) > 0
+    if known is not None:
+        present = known.holds(client, database, table, trade_date)
+    else:
+        present = count_day(client, database, table, trade_date) > 0
     if present:
-        written = replace_partition_day(client, database, table, rows, trade_date, counted=held is None)
+        written = replace_partition_day(client, database, table, rows, trade_date, counted=known is None)
     else:
         written = _insert(client, database, table, rows)
-    if held is None:
+    if known is None:
         loaded = count_day(client, database, table, trade_date)
         if loaded != rows.num_rows:
             raise WarehouseError(
@@ -497,18 +500,39 @@ def load_day(client: Client, database: str, table: str, rows: pa.Table, trade_da
         return loaded
     if written != rows.num_rows:
         raise WarehouseError(f"{database}.{table}: the insert for {trade_date} wrote {written} rows of {rows.num_rows}")
-    held.add(trade_date)
+    known.loaded.add(trade_date)
     return written
 
 
-def held_dates(client: Client, database: str, table: str) -> set[dt.date] | None:
-    """The dates a plain MergeTree table holds; None for another engine, whose loads are counted."""
-    engine = client.command("SELECT engine FROM system.tables WHERE database = {db:String} AND name = {tbl:String}",
-                            parameters={"db": validate_identifier(database), "tbl": validate_identifier(table)})
-    if engine != "MergeTree":
-        return None
-    result = client.query(f"SELECT DISTINCT trade_date FROM {_quoted(database, table)}")
-    return {day for (day,) in result.result_rows}
+class KnownDates:
+    """What this process knows of the dates a table holds, when no other process can write it.
+
+    Taken from the table's active parts (their date ranges: metadata, ~2 ms at any size, against
+    ~30 ms for a DISTINCT over four years): a day outside every range is not there, a day this
+    process loaded is; only a day inside a range and not loaded here is counted. A backfill of new
+    days and a nightly run therefore count nothing.
+    """
+
+    def __init__(self, client: Client, database: str, table: str):
+        result = client.query(
+            "SELECT min_date, max_date FROM system.parts WHERE database = {db:String} AND table = {tbl:String} "
+            "AND active", parameters={"db": validate_identifier(database), "tbl": validate_identifier(table)})
+        self.spans = result.result_rows
+        self.loaded: set[dt.date] = set()
+
+    @classmethod
+    def of(cls, client: Client, database: str, table: str) -> "KnownDates | None":
+        """None for a table of another engine than MergeTree (its parts may not keep what is inserted)."""
+        engine = client.command("SELECT engine FROM system.tables WHERE database = {db:String} AND name = {tbl:String}",
+                                parameters={"db": validate_identifier(database), "tbl": validate_identifier(table)})
+        return cls(client, database, table) if engine == "MergeTree" else None
+
+    def holds(self, client: Client, database: str, table: str, day: dt.date) -> bool:
+        if day in self.loaded:
+            return True
+        if any(low <= day <= high for low, high in self.spans):
+            return count_day(client, database, table, day) > 0
+        return False
 
 
 def replace_day(endpoint: Endpoint, database: str, table: str, rows: pa.Table, trade_date: dt.date,
@@ -532,9 +556,9 @@ def replace_day(endpoint: Endpoint, database: str, table: str, rows: pa.Table, t
                 ensure_table(client, database, table, schema, order_by, low_cardinality)
                 if views is not None:
                     views(client)
-                _ready[key] = None if endpoint.host else held_dates(client, database, table)
+                _ready[key] = None if endpoint.host else KnownDates.of(client, database, table)
             try:
-                return load_day(client, database, table, rows, trade_date, held=_ready[key])
+                return load_day(client, database, table, rows, trade_date, known=_ready[key])
             except Exception:
                 _ready.pop(key, None)
                 if not retry:

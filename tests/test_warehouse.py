@@ -399,6 +399,26 @@ def test_a_table_dropped_mid_process_is_made_again_by_the_retry(client, database
     assert views == [client, client]
 
 
+def redated(rows: pa.Table, day: dt.date) -> pa.Table:
+    return rows.set_column(0, CM_BHAVCOPY.field("trade_date"), pa.array([day] * rows.num_rows, pa.date32()))
+
+
+def test_a_table_loaded_before_this_process_is_known_by_its_parts(client, database, endpoint, june_18, june_19):
+    """One part spanning June 18 to 25 (one insert of both days, as an earlier process may leave it):
+    June 25 inside it is counted and replaced, June 19 inside it is counted and inserted, July 1
+    after every part is inserted without a count."""
+    june_25, july_1 = dt.date(2025, 6, 25), dt.date(2025, 7, 1)
+    warehouse.ensure_table(client, database, TABLE, CM_BHAVCOPY)
+    client.insert_arrow(TABLE, pa.concat_tables([june_18, redated(june_19, june_25)]), database=database)
+
+    for rows, day in ((redated(june_18, june_25), june_25), (june_19, JUNE_19), (redated(june_19, july_1), july_1)):
+        assert warehouse.replace_day(endpoint, database, TABLE, rows, day, CM_BHAVCOPY) == rows.num_rows
+    assert_holds(client, database, JUNE_18, june_18)
+    assert_holds(client, database, june_25, redated(june_18, june_25))
+    assert_holds(client, database, JUNE_19, june_19)
+    assert_holds(client, database, july_1, redated(june_19, july_1))
+
+
 def test_rows_deleted_mid_process_are_replaced_not_lost(client, database, endpoint, june_18):
     warehouse.replace_day(endpoint, database, TABLE, june_18, JUNE_18, CM_BHAVCOPY)
     client.command(f"TRUNCATE TABLE `{database}`.`{TABLE}`")
