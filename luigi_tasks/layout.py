@@ -28,16 +28,21 @@ def raw_sidecar_path(root: Path, dataset: str, day: date) -> Path:
     return _dated(root, "raw", dataset, day, ".json")
 
 
+# The stages' own files are Arrow IPC (lake.write_stage); the lake alone is Parquet. A `.parquet`
+# file left in these folders by an older version is not a target: the day is parsed again from raw.
+STAGE_SUFFIX = ".arrow"
+
+
 def staging_path(root: Path, dataset: str, day: date) -> Path:
-    return _dated(root, "staging", dataset, day, ".parquet")
+    return _dated(root, "staging", dataset, day, STAGE_SUFFIX)
 
 
 def normalized_path(root: Path, dataset: str, day: date) -> Path:
-    return _dated(root, "normalized", dataset, day, ".parquet")
+    return _dated(root, "normalized", dataset, day, STAGE_SUFFIX)
 
 
 def rejects_path(root: Path, dataset: str, day: date) -> Path:
-    return _dated(root, "rejects", dataset, day, ".parquet")
+    return _dated(root, "rejects", dataset, day, STAGE_SUFFIX)
 
 
 def lake_root(root: Path, dataset: str) -> Path:

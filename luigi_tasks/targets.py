@@ -4,8 +4,8 @@
 `temporary_path` writes `<name>-luigi-tmp-N`, which a `pyarrow.dataset` reader of the lake would
 pick up mid-write; a leading dot is skipped by pyarrow, DuckDB, Spark and `layout.dates_in` alike.
 A failed write removes its temp file, and temp files left by a killed run (kill -9 leaves no
-chance to clean up) go on the next write; the writer's PID is in the name, so a live run's temp
-file is left alone.
+chance to clean up) go when the next run first writes into that folder; the writer's PID is in
+the name, so a live run's temp file is left alone.
 
 `SealedTarget` adds a seal: a small JSON record of the file's bytes, SHA-256 and rows, written
 once the file is in place. The target exists only when both do and the sizes agree, so a file
@@ -14,7 +14,6 @@ done, and `verify` can prove every file against its seal. A redo writes the new 
 old one: the old file stays readable, and later stages are invalidated (`before_replace`) only
 once the new file has passed every check.
 """
-import glob
 import hashlib
 import json
 import os
@@ -48,6 +47,31 @@ def _writer_alive(temp_path: str) -> bool:
     return True
 
 
+# Folders this process has swept of dead writers' temp files, and the temp files it is writing.
+_swept: set[str] = set()
+_writing: set[str] = set()
+
+
+def _sweep(folder: str) -> None:
+    """Remove the temp files of writers that are gone, once per process and folder.
+
+    A stage folder holds every day of history, so listing it on every write made a backfill's
+    cost grow with the square of its days. Temp files are left only by a process that died; the
+    ones that died before this process started are all found by its first listing.
+    """
+    if folder in _swept:
+        return
+    with os.scandir(folder or ".") as entries:
+        stale = [entry.path for entry in entries if entry.name.startswith(".") and ".tmp-" in entry.name]
+    for path in stale:
+        if path not in _writing and not _writer_alive(path):
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+    _swept.add(folder)
+
+
 def sha256_of(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -71,19 +95,16 @@ class AtomicLocalTarget(luigi.LocalTarget):
         folder, name = os.path.split(self.path)
         if folder:
             self.fs.mkdir(folder, parents=True, raise_if_exists=False)
-        for stale in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}.tmp-*")):
-            if not _writer_alive(stale):
-                try:
-                    os.remove(stale)
-                except FileNotFoundError:
-                    pass
+        _sweep(folder)
         temp = os.path.join(folder, f".{name}.tmp-{os.getpid()}-{random.randrange(10**10):010d}")
+        _writing.add(temp)
         try:
             yield temp
             if before_replace is not None:
                 before_replace()
             os.replace(temp, self.path)
         finally:
+            _writing.discard(temp)
             if os.path.exists(temp):
                 os.remove(temp)
 

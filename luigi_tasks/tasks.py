@@ -326,8 +326,8 @@ class ParseBhavcopy(DayTask):
         table = self.spec.parse(csv_bytes, self.date, member)
         if self.redoing():  # the normalized and lake files stay until the new rows pass the rules too
             self.spec.validate(self.spec.to_canonical(table), self.date, member)
-        with self.output().replacing(rows=lake.parquet_rows, before_replace=self.invalidate) as path:
-            lake.write_table(table, path, lake.STAGING_COMPRESSION)
+        with self.output().replacing(rows=lake.stage_rows, before_replace=self.invalidate) as path:
+            lake.write_stage(table, path)
         self.metrics["raw_rows_parsed"] = table.num_rows
         self.report(f"Parsed {table.num_rows:,} rows", 100)
 
@@ -342,17 +342,17 @@ class NormalizeBhavcopy(DayTask):
         return {"rows": self.sealed(layout.normalized_path), "rejects": self.sealed(layout.rejects_path)}
 
     def work(self):
-        staged = lake.read_table(self.input().path)
+        staged = lake.read_stage(self.input().path)
         canonical = self.spec.to_canonical(staged)  # as many rows as staged, unless the dataset expands
         checked = self.spec.validate(canonical, self.date, self.input().path)
         if checked.good.num_rows + checked.rejects.num_rows != canonical.num_rows:
             raise RuntimeError(f"{self.date} {self.input().path}: rows lost in validation")
         outputs = self.output()
         # Rejects first: the good rows' file is what marks the stage done.
-        with outputs["rejects"].replacing(rows=lake.parquet_rows, before_replace=self.invalidate) as path:
-            lake.write_table(checked.rejects, path)
-        with outputs["rows"].replacing(rows=lake.parquet_rows) as path:
-            lake.write_table(checked.good, path)
+        with outputs["rejects"].replacing(rows=lake.stage_rows, before_replace=self.invalidate) as path:
+            lake.write_stage(checked.rejects, path)
+        with outputs["rows"].replacing(rows=lake.stage_rows) as path:
+            lake.write_stage(checked.good, path)
         if checked.rejects.num_rows:
             logger.warning("%s %s: %d rows rejected, see %s", self.dataset, self.date, checked.rejects.num_rows,
                            outputs["rejects"].path)
@@ -412,17 +412,15 @@ class LoadClickHouse(DayTask):
         rows = lake.read_table(lake_file.path)
         self.report(f"Loading {rows.num_rows} rows into ClickHouse", 0)
         table = settings.table_for(self.dataset)
-        with warehouse.exclusive_client(
+        endpoint = warehouse.Endpoint(
             settings.host, settings.port, settings.user, settings.password, settings.secure,
             settings.chdb_path or str(layout.inside(self.root, layout.chdb_path(self.root))), settings.health_timeout,
             settings.lock_timeout,
-        ) as client:
-            warehouse.health_check(client)
-            warehouse.ensure_table(client, settings.database, table, self.spec.schema, self.spec.order_by,
-                                   self.spec.low_cardinality)
-            self.report(f"Replacing {self.date} in {settings.database}.{table}", 30)
-            loaded = warehouse.load_day(client, settings.database, table, rows, self.date)
-            adjust.ensure_views(client, settings)  # the views over the loaded tables (actions, adjusted prices)
+        )
+        # The views over the loaded tables (actions, adjusted prices) follow each table's creation.
+        loaded = warehouse.replace_day(endpoint, settings.database, table, rows, self.date, self.spec.schema,
+                                       self.spec.order_by, self.spec.low_cardinality,
+                                       views=lambda client: adjust.ensure_views(client, settings))
         marker = {
             "date": self.date.isoformat(),
             "rows": loaded,

@@ -98,7 +98,7 @@ def adopt_day(root: Path, dataset: str, day: date) -> list[Path]:
         return []
     for output, record in zip(outputs, records):
         path = output.path(root, dataset, day)
-        rows = _raw_rows(path) if output.path is layout.raw_path else lake.parquet_rows(path)
+        rows = _raw_rows(path) if output.path is layout.raw_path else lake.file_rows(path)
         facts = json.loads(Path(record.path).read_text()) if Path(record.path).exists() else {}
         facts.update(file=path.name, bytes=path.stat().st_size, sha256=sha256_of(str(path)), rows=rows,
                      adopted=True)

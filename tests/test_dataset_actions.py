@@ -13,6 +13,7 @@ import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks import RangeDaily, layout, rawfile, warehouse
+from luigi_tasks.lake import read_stage
 from luigi_tasks.__main__ import main
 from luigi_tasks.config import clickhouse
 from luigi_tasks.datasets import DATASETS
@@ -60,7 +61,7 @@ def test_each_listed_action_is_a_lake_row_and_kinds_are_counted(data_dir, nse_se
     assert (tcs["security"], tcs["purpose_text"], tcs["bc_start_date"]) == (
         "Tata Consultancy Services, Ltd.", "AGM/DIV - RE 0.5 PER SH", date(2025, 6, 27))
     assert [r["amount"] for r in lake.to_pylist()[4:8]] == [0.4, 0.2, None, 0.5]
-    assert pq.read_table(layout.rejects_path(data_dir, "actions", DAYS[0])).num_rows == 0
+    assert read_stage(layout.rejects_path(data_dir, "actions", DAYS[0])).num_rows == 0
 
     task = NormalizeBhavcopy(date=DAYS[0], dataset="actions")
     task.run()  # its counts, as MLflow receives them (actions_ prefixed)

@@ -10,6 +10,7 @@ import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks import layout, warehouse
+from luigi_tasks.lake import read_stage
 from luigi_tasks.config import clickhouse
 from luigi_tasks.datasets import DATASETS
 from luigi_tasks.errors import BhavcopyError
@@ -36,7 +37,7 @@ def test_real_udiff_file_lands_row_by_row_in_lake_and_clickhouse(data_dir, nse_s
     assert layout.lake_path(data_dir, "fo", DAY).parent.parent.parent.parent.name == "fo_bhavcopy"
     records = source_records()
     assert lake.num_rows == len(records) == 34304
-    assert pq.read_table(layout.rejects_path(data_dir, "fo", DAY)).num_rows == 0
+    assert read_stage(layout.rejects_path(data_dir, "fo", DAY)).num_rows == 0
     for record, row in zip(records, lake.to_pylist()):
         assert row["trade_date"] == DAY
         assert row["instrument_type"] == record["FinInstrmTp"]

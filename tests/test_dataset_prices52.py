@@ -10,6 +10,7 @@ import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks import layout, warehouse
+from luigi_tasks.lake import read_stage
 from luigi_tasks.config import clickhouse
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy
 
@@ -42,7 +43,7 @@ def test_securities_land_and_index_rows_are_rejected_with_their_reason(data_dir,
         assert row["hi_52_wk"] == float(record["HI_52_WK"]) and row["lo_52_wk"] == float(record["LO_52_WK"])
         assert row["volume"] == int(record["NET_TRDQTY"]) and row["turnover"] == float(record["NET_TRDVAL"])
         assert row["corp_ind"] is None and row["index_security"] == record["IND_SEC"]
-    rejects = pq.read_table(layout.rejects_path(data_dir, "prices52", day))
+    rejects = read_stage(layout.rejects_path(data_dir, "prices52", day))
     reasons = rejects["reason"].to_pylist()
     assert reasons.count("index row (no symbol; index closes are the indices dataset)") == 4
     assert [row["security"] for row in rejects.to_pylist() if row["market"] == "Y"] == [

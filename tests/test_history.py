@@ -17,6 +17,7 @@ import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks import layout, warehouse
+from luigi_tasks.lake import read_stage
 from luigi_tasks.config import clickhouse
 from luigi_tasks.datasets import DATASETS
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy, NormalizeBhavcopy, WriteParquet
@@ -112,7 +113,7 @@ def test_an_era_day_lands_row_by_row(data_dir, nse_server, run_tasks, day, datas
     assert run_tasks(task).status == LuigiStatusCode.SUCCESS
     source = records(file_name)
     lake = pq.read_table(layout.lake_path(data_dir, dataset, day))
-    assert pq.read_table(layout.rejects_path(data_dir, dataset, day)).num_rows == 0
+    assert read_stage(layout.rejects_path(data_dir, dataset, day)).num_rows == 0
     assert len(source) == rows and lake.num_rows == rows
     assert lake.schema == DATASETS[dataset].schema
     assert lake.to_pylist() == [expected(record, day) for record in source]
@@ -219,7 +220,7 @@ def test_a_file_whose_rows_are_all_rejected_is_refused(data_dir, nse_server, run
     assert layout.staging_path(data_dir, "cm", day).exists()  # read fine; refused as a whole after the rules
     assert_nothing_published(data_dir, "cm", day)
     assert not layout.rejects_path(data_dir, "cm", day).exists()
-    with pytest.raises(Exception, match=rf"^2007-08-29 \S+staging/cm/2007-08-29\.parquet: all 23 rows rejected "
+    with pytest.raises(Exception, match=rf"^2007-08-29 \S+staging/cm/2007-08-29\.arrow: all 23 rows rejected "
                                         r"\(high < low\)"):
         NormalizeBhavcopy(date=day, dataset="cm").run()
 

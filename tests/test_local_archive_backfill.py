@@ -123,7 +123,7 @@ def test_offline_backfill_lands_every_valid_day_exactly_and_asks_nse_nothing(
         assert (sidecar["route"], sidecar["source_path"]) == ("local", str(path))
         assert layout.raw_path(data_dir, dataset, day).read_bytes() == path.read_bytes()  # the bytes as found
         assert not layout.rejects_path(data_dir, dataset, day).exists() or \
-            lake.read_table(layout.rejects_path(data_dir, dataset, day)).num_rows == 0
+            lake.read_stage(layout.rejects_path(data_dir, dataset, day)).num_rows == 0
     assert json.loads(layout.raw_sidecar_path(data_dir, "cm", DEC[2]).read_text())["content"] == "csv"
 
     lines, all_done = status.report(data_dir, ["cm"], DEC[1], date(2022, 12, 8), need, load=False)

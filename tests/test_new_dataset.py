@@ -12,6 +12,7 @@ from luigi.execution_summary import LuigiStatusCode
 from mlflow.tracking import MlflowClient
 
 from luigi_tasks import datasets, layout, warehouse
+from luigi_tasks.lake import read_stage
 from luigi_tasks.config import clickhouse
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy
 
@@ -94,7 +95,7 @@ def test_a_dataset_from_one_module_runs_to_the_lake_clickhouse_and_mlflow(toy, d
         {"trade_date": DAY, "symbol": "ALPHA", "price": 101.5, "quantity": 10, "source_format": "toy"},
         {"trade_date": DAY, "symbol": "GAMMA", "price": 7.25, "quantity": None, "source_format": "toy"},
     ]
-    rejects = pq.read_table(layout.rejects_path(data_dir, "toy", DAY)).to_pylist()
+    rejects = read_stage(layout.rejects_path(data_dir, "toy", DAY)).to_pylist()
     assert [(row["symbol"], row["reason"]) for row in rejects] == [("BETA", "negative price")]
 
     settings = clickhouse()

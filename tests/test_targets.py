@@ -40,6 +40,39 @@ def test_temp_left_by_a_killed_run_is_removed_by_the_next_write(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.parquet.tmp-1-0000000002", "day.parquet"]
 
 
+def dead_pid() -> int:
+    import subprocess
+    import sys
+
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+
+
+def test_a_folder_is_swept_of_dead_writers_temps_once_per_process(tmp_path):
+    """A stage folder holds every day of history: listing it on every write grew a backfill's cost
+    with the square of its days. The first write lists it and removes every dead writer's temp file,
+    whichever day it was for; later writes of this process do not list it again."""
+    import subprocess
+    import sys
+
+    (tmp_path / f".2025-06-17.arrow.tmp-{dead_pid()}-0000000001").write_text("killed before this run")
+    with AtomicLocalTarget(str(tmp_path / "2025-06-18.arrow")).temporary_path() as temp:
+        open(temp, "w").write("whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2025-06-18.arrow"]
+
+    late = tmp_path / f".2025-06-19.arrow.tmp-{dead_pid()}-0000000002"
+    late.write_text("killed while this run goes on")
+    with AtomicLocalTarget(str(tmp_path / "2025-06-19.arrow")).temporary_path() as temp:
+        open(temp, "w").write("whole")
+    assert late.exists()  # the folder was not listed again
+
+    next_run = ("import sys; from luigi_tasks.targets import AtomicLocalTarget\n"
+                "with AtomicLocalTarget(sys.argv[1]).temporary_path() as temp:\n"
+                "    open(temp, 'w').write('whole')\n")
+    subprocess.run([sys.executable, "-c", next_run, str(tmp_path / "2025-06-20.arrow")], check=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2025-06-18.arrow", "2025-06-19.arrow", "2025-06-20.arrow"]
+
+
 def test_a_live_writers_temp_file_is_left_alone(tmp_path):
     """Two runs of one date at once: the other run's temp file is not ours to delete."""
     import subprocess

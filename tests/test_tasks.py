@@ -10,7 +10,7 @@ import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks import layout
-from luigi_tasks.lake import open_lake
+from luigi_tasks.lake import open_lake, read_stage
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy, NormalizeBhavcopy, ParseBhavcopy, WriteParquet
 
 from tests.support import DATA
@@ -75,14 +75,14 @@ def test_day_end_to_end_matches_source_row_by_row(data_dir, nse_server, run_task
     assert (data_dir / "raw" / "cm" / f"{day}.zip").read_bytes() == (DATA / file_name).read_bytes()
     for path in (layout.staging_path, layout.normalized_path, layout.rejects_path):
         assert path(data_dir, "cm", day).exists()
-    assert pq.read_table(layout.rejects_path(data_dir, "cm", day)).num_rows == 0
+    assert read_stage(layout.rejects_path(data_dir, "cm", day)).num_rows == 0
 
 
 @pytest.mark.parametrize("day, rows", [(date(2022, 12, 1), 2339), (date(2022, 12, 2), 2338),
                                        (date(2025, 6, 18), 2993), (date(2025, 6, 19), 2986)])
 def test_real_nse_files_give_zero_rejects(data_dir, nse_server, run_tasks, day, rows):
     assert run_tasks(BhavcopyETL(date=day, load_to_clickhouse=False)).status == LuigiStatusCode.SUCCESS
-    assert pq.read_table(layout.rejects_path(data_dir, "cm", day)).num_rows == 0
+    assert read_stage(layout.rejects_path(data_dir, "cm", day)).num_rows == 0
     assert pq.ParquetFile(layout.lake_path(data_dir, "cm", day)).metadata.num_rows == rows
 
 
@@ -167,8 +167,8 @@ def test_stage_tasks_share_one_path_layout(data_dir):
     task = WriteParquet(date=UDIFF_DAY)
     assert task.output().path == os.fspath(data_dir / "lake/cm_bhavcopy/year=2025/month=6/day=18/cm_bhavcopy-2025-06-18.parquet")
     assert DownloadBhavcopy(date=UDIFF_DAY).output().path == os.fspath(data_dir / "raw/cm/2025-06-18.zip")
-    assert ParseBhavcopy(date=UDIFF_DAY).output().path.endswith("staging/cm/2025-06-18.parquet")
-    assert NormalizeBhavcopy(date=UDIFF_DAY).output()["rejects"].path.endswith("rejects/cm/2025-06-18.parquet")
+    assert ParseBhavcopy(date=UDIFF_DAY).output().path.endswith("staging/cm/2025-06-18.arrow")
+    assert NormalizeBhavcopy(date=UDIFF_DAY).output()["rejects"].path.endswith("rejects/cm/2025-06-18.arrow")
 
 
 # ---- bad input: a clear error naming date, file and problem, and no target written ----
@@ -252,7 +252,7 @@ def test_bad_rows_land_in_rejects_and_nothing_is_lost(data_dir, nse_server, run_
     nse_server.put(UDIFF_FILE, repack(UDIFF_MEMBER, text))
 
     assert run_tasks(BhavcopyETL(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
-    rejects = pq.read_table(layout.rejects_path(data_dir, "cm", UDIFF_DAY)).to_pylist()
+    rejects = read_stage(layout.rejects_path(data_dir, "cm", UDIFF_DAY)).to_pylist()
     reasons = sorted(r["reason"] for r in rejects)
     assert reasons == ["duplicate row", "high < low", "missing symbol", "negative volume"]
     lake = pq.read_table(layout.lake_path(data_dir, "cm", UDIFF_DAY))
@@ -268,7 +268,7 @@ def test_closed_day_is_complete_and_makes_no_request(data_dir, nse_server, run_t
     assert task.complete()
     assert run_tasks(task).status == LuigiStatusCode.SUCCESS
     assert nse_server.requests == []
-    assert not data_dir.exists() or list(data_dir.rglob("*.parquet")) == []
+    assert not data_dir.exists() or list(data_dir.rglob("*.parquet")) + list(data_dir.rglob("*.arrow")) == []
 
 
 @pytest.mark.parametrize("special", [date(2024, 1, 20), date(2024, 11, 1)])

@@ -9,8 +9,11 @@ from datetime import date
 import pyarrow.parquet as pq
 from luigi.execution_summary import LuigiStatusCode
 
-from luigi_tasks import layout
+from luigi_tasks import lake, layout, warehouse
 from luigi_tasks.__main__ import main
+from luigi_tasks.config import clickhouse
+from luigi_tasks.lake import read_stage
+from luigi_tasks.targets import sha256_of
 from luigi_tasks.tasks import BhavcopyETL, LoadClickHouse
 
 from tests.faults.fault_helpers import luigi_failures
@@ -117,6 +120,48 @@ def test_verify_command_defaults_to_every_date_on_disk(data_dir, nse_server, run
                                cwd=REPO, env={**os.environ, "DATA_DIR": str(data_dir)}, capture_output=True,
                                text=True, timeout=60)
     assert completed.returncode == 1, completed.stdout + completed.stderr
-    assert completed.stdout.splitlines()[0].startswith("2025-06-19  cm       corrupt  staging/cm/2025-06-19.parquet: ")
+    assert completed.stdout.splitlines()[0].startswith("2025-06-19  cm       corrupt  staging/cm/2025-06-19.arrow: ")
     assert completed.stdout.splitlines()[-1] == \
         "verify: 1 session-days in [2025-06-19, 2025-06-20): 0 ok, 1 corrupt, 0 missing"
+
+
+def test_intermediates_an_older_version_left_as_parquet_are_rebuilt_from_raw(data_dir, nse_server, run_tasks, capsys):
+    """Staging, normalized and rejects files are Arrow IPC now; an older version's sealed `.parquet`
+    ones are not targets: status and verify say the day is missing from Parse, and a rerun rebuilds
+    it from the raw file (no request to NSE), leaving the old files alone."""
+    assert run_tasks(BhavcopyETL(date=DAY)).status == LuigiStatusCode.SUCCESS
+    old_files = []
+    for path_for in (layout.staging_path, layout.normalized_path, layout.rejects_path):
+        path = path_for(data_dir, "cm", DAY)
+        old = path.with_suffix(".parquet")
+        pq.write_table(read_stage(path), old, compression="zstd")
+        seal = json.loads(layout.seal_path(path).read_text())
+        seal.update(file=old.name, bytes=old.stat().st_size, sha256=sha256_of(str(old)))
+        layout.seal_path(old).write_text(json.dumps(seal))
+        path.unlink()
+        layout.seal_path(path).unlink()
+        old_files += [old, layout.seal_path(old)]
+    lake_inode = layout.lake_path(data_dir, "cm", DAY).stat().st_ino
+
+    assert main(["status", "--start", "2025-06-18", "--stop", "2025-06-19"]) == 1
+    assert capsys.readouterr().out.splitlines()[0] == \
+        "2025-06-18  cm       missing  from ParseBhavcopy   2,993 rows  via cm-udiff"
+    assert main(["verify", "--start", "2025-06-18", "--stop", "2025-06-19"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "2025-06-18  cm       missing  from ParseBhavcopy",
+        "verify: 1 session-days in [2025-06-18, 2025-06-19): 0 ok, 0 corrupt, 1 missing"]
+
+    requests = len(nse_server.requests)
+    assert run_tasks(BhavcopyETL(date=DAY)).status == LuigiStatusCode.SUCCESS
+    assert len(nse_server.requests) == requests
+    assert lake.stage_rows(layout.staging_path(data_dir, "cm", DAY)) == 2993
+    assert lake.stage_rows(layout.rejects_path(data_dir, "cm", DAY)) == 0
+    assert pq.ParquetFile(layout.lake_path(data_dir, "cm", DAY)).metadata.num_rows == 2993
+    assert layout.lake_path(data_dir, "cm", DAY).stat().st_ino != lake_inode  # republished (a new file renamed in)
+    settings = clickhouse()
+    client = warehouse.connect(chdb_path=settings.chdb_path)
+    assert warehouse.count_day(client, settings.database, settings.table_for("cm"), DAY) == 2993
+    assert json.loads(layout.loaded_marker_path(data_dir, "cm", DAY).read_text())["rows"] == 2993
+    assert all(path.exists() for path in old_files)  # not ours to delete (README: safe to remove)
+    assert main(["verify", "--start", "2025-06-18", "--stop", "2025-06-19"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "2025-06-18  cm       ok"

@@ -345,3 +345,133 @@ def test_an_unreachable_server_fails_fast_without_revealing_the_password():
     for text in (str(error), repr(error), chain):
         assert password not in text
     assert error.__cause__ is None and error.__context__ is None
+
+
+# replace_day: a whole load, with what it has checked remembered per process.
+
+@pytest.fixture
+def endpoint(client, chdb_path):
+    """The module's engine folder, as LoadClickHouse names it; nothing is ready in it for a new test."""
+    warehouse.forget_ready()
+    yield warehouse.Endpoint("", 0, "", "", False, str(chdb_path), 1, 5)
+    warehouse.forget_ready()
+
+
+def test_replace_day_loads_reloads_and_counts_exactly(client, database, endpoint, june_18, june_19):
+    assert warehouse.replace_day(endpoint, database, TABLE, june_18, JUNE_18, CM_BHAVCOPY) == 2993
+    assert warehouse.replace_day(endpoint, database, TABLE, june_19, JUNE_19, CM_BHAVCOPY) == june_19.num_rows
+    assert warehouse.replace_day(endpoint, database, TABLE, june_18.slice(0, 500), JUNE_18, CM_BHAVCOPY) == 500
+    assert warehouse.replace_day(endpoint, database, TABLE, june_18, JUNE_18, CM_BHAVCOPY) == 2993
+
+    assert_holds(client, database, JUNE_18, june_18)
+    assert_holds(client, database, JUNE_19, june_19)
+    assert client.command(f"SELECT count() FROM system.tables WHERE database = '{database}'") == 1
+
+
+def test_replace_day_checks_the_table_and_makes_the_views_once_per_process(client, database, endpoint, june_18,
+                                                                            june_19):
+    views = []
+    warehouse.replace_day(endpoint, database, TABLE, june_18, JUNE_18, CM_BHAVCOPY, views=views.append)
+    # A column added behind our back is not looked for again in this process: the loads go on.
+    client.command(f"ALTER TABLE `{database}`.`{TABLE}` ADD COLUMN extra Nullable(Int64)")
+    warehouse.replace_day(endpoint, database, TABLE, june_19, JUNE_19, CM_BHAVCOPY, views=views.append)
+    warehouse.replace_day(endpoint, database, TABLE, june_18, JUNE_18, CM_BHAVCOPY, views=views.append)
+    assert views == [client]
+    assert_holds(client, database, JUNE_19, june_19)
+    assert_holds(client, database, JUNE_18, june_18)
+
+    warehouse.forget_ready()  # as a new process starts: the table is checked again, and refused
+    with pytest.raises(WarehouseError, match=f"{database}.{TABLE} exists with columns .*'extra'"):
+        warehouse.replace_day(endpoint, database, TABLE, june_19, JUNE_19, CM_BHAVCOPY, views=views.append)
+    assert views == [client]
+
+
+def test_a_table_dropped_mid_process_is_made_again_by_the_retry(client, database, endpoint, june_18, june_19):
+    views = []
+    warehouse.replace_day(endpoint, database, TABLE, june_18, JUNE_18, CM_BHAVCOPY, views=views.append)
+    warehouse.replace_day(endpoint, database, TABLE, june_19, JUNE_19, CM_BHAVCOPY, views=views.append)
+    client.command(f"DROP TABLE `{database}`.`{TABLE}`")
+
+    # The cache says June 18 is held: the reload fails on the missing table, then runs from the checks.
+    assert warehouse.replace_day(endpoint, database, TABLE, june_18, JUNE_18, CM_BHAVCOPY, views=views.append) == 2993
+    assert_holds(client, database, JUNE_18, june_18)
+    assert warehouse.count_day(client, database, TABLE, JUNE_19) == 0
+    assert views == [client, client]
+
+
+def redated(rows: pa.Table, day: dt.date) -> pa.Table:
+    return rows.set_column(0, CM_BHAVCOPY.field("trade_date"), pa.array([day] * rows.num_rows, pa.date32()))
+
+
+def test_a_table_loaded_before_this_process_is_known_by_its_parts(client, database, endpoint, june_18, june_19):
+    """One part spanning June 18 to 25 (one insert of both days, as an earlier process may leave it):
+    June 25 inside it is counted and replaced, June 19 inside it is counted and inserted, July 1
+    after every part is inserted without a count."""
+    june_25, july_1 = dt.date(2025, 6, 25), dt.date(2025, 7, 1)
+    warehouse.ensure_table(client, database, TABLE, CM_BHAVCOPY)
+    client.insert_arrow(TABLE, pa.concat_tables([june_18, redated(june_19, june_25)]), database=database)
+
+    for rows, day in ((redated(june_18, june_25), june_25), (june_19, JUNE_19), (redated(june_19, july_1), july_1)):
+        assert warehouse.replace_day(endpoint, database, TABLE, rows, day, CM_BHAVCOPY) == rows.num_rows
+    assert_holds(client, database, JUNE_18, june_18)
+    assert_holds(client, database, june_25, redated(june_18, june_25))
+    assert_holds(client, database, JUNE_19, june_19)
+    assert_holds(client, database, july_1, redated(june_19, july_1))
+
+
+def test_rows_deleted_mid_process_are_replaced_not_lost(client, database, endpoint, june_18):
+    warehouse.replace_day(endpoint, database, TABLE, june_18, JUNE_18, CM_BHAVCOPY)
+    client.command(f"TRUNCATE TABLE `{database}`.`{TABLE}`")
+    assert warehouse.replace_day(endpoint, database, TABLE, june_18, JUNE_18, CM_BHAVCOPY) == 2993
+    assert_holds(client, database, JUNE_18, june_18)
+
+
+def test_replace_day_refuses_a_bad_day_before_touching_clickhouse(client, database, endpoint, june_18, june_19):
+    mixed = pa.concat_tables([june_18.slice(0, 10), june_19.slice(0, 10)])
+    with pytest.raises(ValueError, match="2025-06-18 contain other dates"):
+        warehouse.replace_day(endpoint, database, TABLE, mixed, JUNE_18, CM_BHAVCOPY)
+    assert client.command(f"SELECT count() FROM system.databases WHERE name = '{database}'") == 0
+
+
+def test_replace_day_counts_a_table_of_another_engine(client, database, endpoint, june_18):
+    """The insert's own count is trusted only on the MergeTree that ensure_table makes; engine Null
+    stands in for a table that loses rows, as in the count test above."""
+    columns = ", ".join(f"`{name}` {ch_type}" for name, ch_type in warehouse.clickhouse_columns(CM_BHAVCOPY))
+    client.command(f"CREATE DATABASE `{database}`")
+    client.command(f"CREATE TABLE `{database}`.`{TABLE}` ({columns}) ENGINE = Null")
+    with pytest.raises(WarehouseError, match=f"{database}.{TABLE} holds 0 rows for 2025-06-18 after loading 2993"):
+        warehouse.replace_day(endpoint, database, TABLE, june_18, JUNE_18, CM_BHAVCOPY)
+
+
+CHILD_LOADS = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_warehouse import udiff_rows, JUNE_18, JUNE_19, TABLE
+from luigi_tasks import warehouse
+from luigi_tasks.schema import CM_BHAVCOPY
+endpoint = warehouse.Endpoint("", 0, "", "", False, {folder!r}, 1, 30)
+step = sys.argv[1]
+if step == "other":
+    client = warehouse.connect(chdb_path={folder!r})
+    print(warehouse.load_day(client, "db", TABLE, udiff_rows(JUNE_18), JUNE_18))
+    sys.exit(0)
+import subprocess
+warehouse.replace_day(endpoint, "db", TABLE, udiff_rows(JUNE_19), JUNE_19, CM_BHAVCOPY)
+warehouse._lease.release()  # what a load does when another process waits for the engine
+subprocess.run([sys.executable, "-c", sys.argv[2], "other"], check=True)
+warehouse.replace_day(endpoint, "db", TABLE, udiff_rows(JUNE_18), JUNE_18, CM_BHAVCOPY)
+client = warehouse.connect(chdb_path={folder!r})
+print(warehouse.count_day(client, "db", TABLE, JUNE_18), warehouse.count_day(client, "db", TABLE, JUNE_19))
+"""
+
+
+def test_what_another_process_loaded_while_the_engine_was_let_go_is_seen(tmp_path):
+    """A process that let go of the engine forgets what it knew: June 18, loaded meanwhile by another
+    process, is replaced (not inserted twice) by this one's next load."""
+    script = CHILD_LOADS.format(tests=str(Path(__file__).parent), folder=str(tmp_path / "engine"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(warehouse.__file__).parent.parent),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", script, "main", script], capture_output=True, text=True,
+                            timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["2993", "2993", str(udiff_rows(JUNE_19).num_rows)]

@@ -26,6 +26,7 @@ import pytest
 from luigi_tasks import lake, layout, stages, warehouse
 from luigi_tasks.config import clickhouse
 from luigi_tasks.tasks import BhavcopyETL
+from luigi_tasks.lake import read_stage
 
 from tests.support import DATA
 from tests.nse_server import member_text, zip_bytes
@@ -129,7 +130,7 @@ def lake_rows(root: Path) -> dict[str, int]:
 
 
 def rejects_rows(root: Path, day: date = DAY) -> int:
-    return pq.read_table(layout.rejects_path(root, "cm", day)).num_rows
+    return read_stage(layout.rejects_path(root, "cm", day)).num_rows
 
 
 def clickhouse_rows(day: date = DAY) -> int | None:
@@ -196,9 +197,11 @@ def luigi_failures():
 # ---- watching DATA_DIR while another process writes it ----
 
 def check_whole(path: str) -> None:
-    """Raise unless the file is whole: a Parquet footer, a zip directory, a JSON document."""
+    """Raise unless the file is whole: a Parquet or Arrow IPC footer, a zip directory, a JSON document."""
     if path.endswith(".parquet"):
         pq.ParquetFile(path).metadata  # noqa: B018  (a cut file has no footer)
+    elif path.endswith(layout.STAGE_SUFFIX):
+        read_stage(path)
     elif path.endswith(".zip"):
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()

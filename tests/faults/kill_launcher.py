@@ -27,9 +27,9 @@ import sys
 TARGETS = {
     "download": r"/raw/cm/\d{4}-\d\d-\d\d\.zip$",
     "download-sidecar": r"/raw/cm/\d{4}-\d\d-\d\d\.json$",
-    "parse": r"/staging/cm/\d{4}-\d\d-\d\d\.parquet$",
-    "rejects": r"/rejects/cm/\d{4}-\d\d-\d\d\.parquet$",
-    "normalize": r"/normalized/cm/\d{4}-\d\d-\d\d\.parquet$",
+    "parse": r"/staging/cm/\d{4}-\d\d-\d\d\.arrow$",
+    "rejects": r"/rejects/cm/\d{4}-\d\d-\d\d\.arrow$",
+    "normalize": r"/normalized/cm/\d{4}-\d\d-\d\d\.arrow$",
     "write": r"/lake/cm_bhavcopy/year=\d{4}/month=\d{1,2}/day=\d{1,2}/cm_bhavcopy-[\d-]+\.parquet$",
 }
 

@@ -16,6 +16,7 @@ import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks import layout
+from luigi_tasks.lake import read_stage
 from luigi_tasks.tasks import BhavcopyETL
 
 from tests.support import DATA
@@ -184,7 +185,7 @@ def test_duplicates_to_rejects_nothing_lost(data_dir, nse_server, run_tasks):
     source = len(ROWS) + 2
 
     assert run_and_capture(run_tasks) == (LuigiStatusCode.SUCCESS, [])
-    rejects = pq.read_table(layout.rejects_path(data_dir, "cm", DAY)).to_pylist()
+    rejects = read_stage(layout.rejects_path(data_dir, "cm", DAY)).to_pylist()
     reasons = sorted(row["reason"] for row in rejects)
     assert reasons == ["conflicting duplicate (symbol, series)"] * 2 + ["duplicate row"]
     key = [COLUMNS.index("TckrSymb"), COLUMNS.index("SctySrs")]

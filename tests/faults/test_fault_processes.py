@@ -24,6 +24,7 @@ import pytest
 
 from bench import mirror
 from luigi_tasks import layout
+from luigi_tasks.lake import read_stage
 from luigi_tasks.routes import UDIFF_FROM
 
 from tests.support import DATA, running_luigid
@@ -51,7 +52,7 @@ KILLS = {
 
 
 def whole_rows(path) -> int:
-    return pq.read_table(path).num_rows
+    return (read_stage(path) if path.suffix == layout.STAGE_SUFFIX else pq.read_table(path)).num_rows
 
 
 def disk_state(root: Path) -> dict:
