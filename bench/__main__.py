@@ -85,7 +85,7 @@ def run_range(days: list[date], datasets: list[str], work: Path, args) -> dict:
     from luigi_tasks.datasets import DATASETS
 
     built = time.perf_counter()
-    files, expected, manifest = mirror.build(days, datasets, work / "mirror")
+    files, expected, manifest = mirror.write(days, datasets, work / "mirror")
     (work / "manifest.json").write_text(json.dumps(manifest))
     result = {"days": len(days), "first": days[0], "last": days[-1], "files": len(manifest),
               "mirror_s": time.perf_counter() - built, "expected": expected}

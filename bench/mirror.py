@@ -148,7 +148,13 @@ class Folder(Mapping):
         return sum(1 for _ in self)
 
 
-def build(days: list[date], datasets: list[str], root: Path) -> tuple[Folder, dict[str, int], list]:
+def build(days: list[date], datasets: tuple[str, ...] = ("cm",)) -> dict[str, bytes]:
+    """URL path -> body in memory, for a few days (the tests' mirrors)."""
+    return {url_path: body for day in days for dataset in datasets if day >= DATASETS[dataset].starts
+            for url_path, body, _ in [file_for(dataset, day)]}
+
+
+def write(days: list[date], datasets: list[str], root: Path) -> tuple[Folder, dict[str, int], list]:
     """Every dataset's file for every day it exists (from the dataset's first day) under `root`.
 
     Returns the folder as a mapping, the rows each dataset's lake must then hold, and the manifest

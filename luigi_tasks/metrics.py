@@ -71,6 +71,7 @@ def redact(text: str) -> str:
 @luigi.Task.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
 def _on_dependency(task, dependency):
     _open_channel()
+    _warm()
     if isinstance(task, BhavcopyETL):
         _etl_params[task.date] = (task.load_to_clickhouse, tuple(task.datasets))
 
@@ -207,20 +208,45 @@ def _finish(day: date, status: str, error: str | None) -> None:
     log_run(day, params, metrics, status)
 
 
-def log_run(day: date, params: dict[str, str], metrics: dict[str, float], status: str) -> None:
-    """Queue one finished run for the writer process; never blocks on MLflow."""
-    try:
-        settings, uri = config.tracking(), tracking_uri()
-    except OutsideDataDirError as exc:
-        logger.warning("MLflow run for %s not recorded: %s", day, exc)
-        return
-    _writer().send({
+def _store() -> dict:
+    """Where and how the writer reaches MLflow (raises OutsideDataDirError for a store outside DATA_DIR)."""
+    settings, uri = config.tracking(), tracking_uri()
+    return {
         "uri": uri,
         "uri_shown": redact(uri),
         "experiment": settings.experiment,
         # MLflow's own variables win, as everywhere else in MLflow
         "http_timeout": os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or str(settings.request_timeout),
         "http_retries": os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES") or str(settings.request_retries),
+    }
+
+
+_warmed: set = set()  # (pid, uri, experiment) whose writer was told to get ready
+
+
+def _warm() -> None:
+    """As work starts: the writer imports MLflow and opens the store while the stages run, not after."""
+    if not config.tracking().enabled:
+        return
+    try:
+        store = _store()
+    except OutsideDataDirError:
+        return  # said once per run, by log_run
+    key = (os.getpid(), store["uri"], store["experiment"])
+    if key not in _warmed:
+        _warmed.add(key)
+        _writer().send({**store, "warm": True})
+
+
+def log_run(day: date, params: dict[str, str], metrics: dict[str, float], status: str) -> None:
+    """Queue one finished run for the writer process; never blocks on MLflow."""
+    try:
+        store = _store()
+    except OutsideDataDirError as exc:
+        logger.warning("MLflow run for %s not recorded: %s", day, exc)
+        return
+    _writer().send({
+        **store,
         "run_name": f"bhavcopy-etl-{day.isoformat()}",
         "tags": {"trade_date": day.isoformat()},
         "params": params,
