@@ -171,6 +171,9 @@ def peak_rss(result: dict) -> float:
 
 
 def per_session(result: dict, key: str) -> float:
+    """Seconds per session; for a backfill stopped by --timeout, over the days it finished."""
+    if key == "backfill_s" and not result["finished"]:
+        return result[key] / result["done_days"] if result["done_days"] else float("inf")
     return result[key] / result["days"]
 
 
@@ -186,19 +189,30 @@ def growth_table(results: list[dict]) -> str:
     lines = ["| sessions | first day | pipeline | per session | bare script | per session | ratio | no-op rerun "
              "| peak RSS |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        mark = "" if r["finished"] else " (stopped)"
+        done = "" if r["finished"] else f" ({r['done_days']:,} of {r['days']:,} days, then stopped)"
         noop = f"{r['noop_s']:.2f} s" if r["finished"] else "-"
+        pipeline = per_session(r, "backfill_s")
         lines.append(
-            f"| {r['days']:,} | {r['first']} | {r['backfill_s']:.1f} s{mark} | "
-            f"{'≥ ' if not r['finished'] else ''}{per_session(r, 'backfill_s') * 1000:.1f} ms | "
+            f"| {r['days']:,} | {r['first']} | {r['backfill_s']:.1f} s{done} | {pipeline * 1000:,.1f} ms | "
             f"{r['baseline_s']:.1f} s | {per_session(r, 'baseline_s') * 1000:.1f} ms | "
-            f"{'≥ ' if not r['finished'] else ''}{r['backfill_s'] / r['baseline_s']:.2f} | "
-            f"{noop} | {peak_rss(r):.0f} MB |")
+            f"{pipeline / per_session(r, 'baseline_s'):.2f} | {noop} | {peak_rss(r):.0f} MB |")
     return "\n".join(lines)
 
 
 def parse_ranges(text: str) -> list[int]:
     return [NAMED_RANGES[token] if token in NAMED_RANGES else int(token) for token in text.split(",")]
+
+
+def run_all(ranges: list[int], datasets: list[str], work: Path, args, results: list) -> None:
+    for count in ranges:
+        days = mirror.trading_days(count, args.end)
+        folder = work / f"range-{len(days)}"
+        if len(ranges) > 1:
+            print(f"== {len(days)} sessions, {days[0]} .. {days[-1]}", flush=True)
+        results.append(run_range(days, datasets, folder, args))
+        print_range(results[-1], datasets)
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv=None) -> int:
@@ -223,15 +237,11 @@ def main(argv=None) -> int:
     work = Path(base)
     ranges = parse_ranges(args.growth) if args.growth else [args.days]
     results = []
-    for count in ranges:
-        days = mirror.trading_days(count, args.end)
-        folder = work / f"range-{len(days)}"
-        if len(ranges) > 1:
-            print(f"== {len(days)} sessions, {days[0]} .. {days[-1]}", flush=True)
-        results.append(run_range(days, datasets, folder, args))
-        print_range(results[-1], datasets)
+    try:
+        run_all(ranges, datasets, work, args, results)
+    finally:
         if not args.keep:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
     growth = None
     if len(results) > 1:
         reference = next((r for r in results if r["days"] == YEAR), min(results, key=lambda r: r["days"]))
@@ -239,10 +249,8 @@ def main(argv=None) -> int:
         growth = per_session(longest, "backfill_s") / per_session(reference, "backfill_s")
         print(growth_table(results))
         print(f"growth: {longest['days']} sessions against {reference['days']}, time per session of the pipeline"
-              + ("" if longest["finished"] else " (a lower bound: the longest range was stopped)"))
+              + ("" if longest["finished"] else " (the longest range was stopped: over the days it finished)"))
     print(summary_line(max(results, key=lambda r: r["days"]), growth))
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

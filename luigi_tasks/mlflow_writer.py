@@ -14,7 +14,8 @@ the default store, an sqlite file that exists at the schema this was checked aga
 (FAST_SCHEMA) and holds the experiment, a run is therefore written with sqlite3 in one
 transaction, the rows MLflow's own create_run, log_batch and set_terminated write (the tests read
 them back through MLflow). Any other store, an older or newer schema, or a first run that must
-create the database or the experiment, goes through MlflowClient. At the end of its input it
+create the database or the experiment, goes through MlflowClient (and the runs after that first
+one, once the new store is at FAST_SCHEMA, through sqlite3). At the end of its input it
 leaves with os._exit: MLflow's interpreter teardown (about 0.5 s) would only delay the command
 waiting for it, and every write is already committed.
 """
@@ -134,7 +135,11 @@ def store(record: dict, stores: dict):
     if key not in stores:
         os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = record["http_timeout"]
         os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = record["http_retries"]
-        stores[key] = FastStore.open(*key) or ClientStore(record)
+        fast = FastStore.open(*key)
+        if fast is None:
+            client = ClientStore(record)  # creates a new sqlite store, and the experiment, at MLflow's schema
+            fast = FastStore.open(*key)
+        stores[key] = fast or client
     return stores[key]
 
 

@@ -40,11 +40,11 @@ def described(run) -> tuple:
 def test_the_sqlite_fast_path_writes_what_mlflow_writes(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert mlflow_writer.FastStore.open(uri, "writer-test") is None  # no database yet: MLflow creates it
-    completed = write_runs(uri, 1)
-    assert completed.stdout.splitlines() == ["done", "done"]
+    mlflow_writer.ClientStore({**RECORD, "uri": uri}).log({**RECORD, "uri": uri})  # MLflow's own client
     (by_client,) = runs(uri)
     assert mlflow_writer.FastStore.open(uri, "writer-test") is not None, "MLflow's new store is not at FAST_SCHEMA"
-    write_runs(uri, 2)  # this writer finds the store and the experiment: the fast path
+    completed = write_runs(uri, 2)  # the writer finds the store and the experiment: the fast path
+    assert completed.stdout.splitlines() == ["done"] * 3
     every = runs(uri)
     assert len(every) == 3 and len({run.info.run_id for run in every}) == 3
     for run in every:
@@ -52,6 +52,13 @@ def test_the_sqlite_fast_path_writes_what_mlflow_writes(tmp_path):
     assert by_client.data.metrics["huge"] == sys.float_info.max and math.isnan(by_client.data.metrics["odd"])
     history = MlflowClient(tracking_uri=uri).get_metric_history(every[0].info.run_id, "raw_rows_parsed")
     assert [(m.value, m.step) for m in history] == [(2993, 0)]
+
+
+def test_a_new_store_gets_every_run_the_same(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    completed = write_runs(uri, 3)
+    assert completed.stdout.splitlines() == ["done"] * 4 and "WARNING" not in completed.stderr
+    assert [described(run) for run in runs(uri)] == [described(runs(uri)[0])] * 3
 
 
 def test_a_store_at_another_schema_goes_through_mlflow(tmp_path):
