@@ -21,6 +21,7 @@ seconds to finish.
 import atexit
 import json
 import logging
+import multiprocessing
 import os
 import queue
 import select
@@ -64,11 +65,13 @@ def redact(text: str) -> str:
 @luigi.Task.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
 def _on_dependency(task, dependency):
     _open_channel()
+    _warm()
 
 
 @luigi.Task.event_handler(luigi.Event.START)
 def _on_start(task):
     """A BhavcopyETL run says, before its stages run, what its days' MLflow params are."""
+    _warm()
     if isinstance(task, BhavcopyETL):
         for day in task.dates:
             _route(["params", day.isoformat(), task.load_to_clickhouse, list(task.datasets)])
@@ -93,6 +96,7 @@ def _on_success(task):
     elif isinstance(task, BhavcopyETL):
         for day in task.dates:
             _route(["finish", day.isoformat(), "success", None])
+        _drain_if_forked()
 
 
 @luigi.Task.event_handler(luigi.Event.FAILURE)
@@ -106,6 +110,14 @@ def _on_failure(task, exception):
             if day not in task.failed_days:
                 done = all(stage.complete() for stage in task.stages(day))
                 _route(["finish", day.isoformat(), *(("success", None) if done else ("failed", _error(task, exception)))])
+        _drain_if_forked()
+
+
+def _drain_if_forked() -> None:
+    """A run Luigi forked with no channel from its parent (one task, `--workers 2`) writes its own
+    MLflow runs: they are written before the fork exits, as atexit never runs there."""
+    if _channel.get("pid") == os.getpid() and multiprocessing.parent_process() is not None:
+        drain()
 
 
 def _error(task, exception) -> str:
@@ -223,20 +235,48 @@ def _finish(day: date, status: str, error: str | None) -> None:
     log_run(day, params, metrics, status)
 
 
-def log_run(day: date, params: dict[str, str], metrics: dict[str, float], status: str) -> None:
-    """Queue one finished run for the writer process; never blocks on MLflow."""
-    try:
-        settings, uri = config.tracking(), tracking_uri()
-    except OutsideDataDirError as exc:
-        logger.warning("MLflow run for %s not recorded: %s", day, exc)
-        return
-    _writer().send({
+def _store() -> dict:
+    """Where and how the writer reaches MLflow (raises OutsideDataDirError for a store outside DATA_DIR)."""
+    settings, uri = config.tracking(), tracking_uri()
+    return {
         "uri": uri,
         "uri_shown": redact(uri),
         "experiment": settings.experiment,
         # MLflow's own variables win, as everywhere else in MLflow
         "http_timeout": os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or str(settings.request_timeout),
         "http_retries": os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES") or str(settings.request_retries),
+    }
+
+
+_warmed: set = set()  # (pid, uri, experiment) whose writer was told to get ready
+
+
+def _warm() -> None:
+    """As work starts: the writer imports MLflow and opens the store while the stages run, not after.
+
+    Only where runs are written: a forked worker sends its events to the scheduling process.
+    """
+    if not config.tracking().enabled or _channel.get("pid", os.getpid()) != os.getpid():
+        return
+    try:
+        store = _store()
+    except OutsideDataDirError:
+        return  # said once per run, by log_run
+    key = (os.getpid(), store["uri"], store["experiment"])
+    if key not in _warmed:
+        _warmed.add(key)
+        _writer().send({**store, "warm": True})
+
+
+def log_run(day: date, params: dict[str, str], metrics: dict[str, float], status: str) -> None:
+    """Queue one finished run for the writer process; never blocks on MLflow."""
+    try:
+        store = _store()
+    except OutsideDataDirError as exc:
+        logger.warning("MLflow run for %s not recorded: %s", day, exc)
+        return
+    _writer().send({
+        **store,
         "run_name": f"bhavcopy-etl-{day.isoformat()}",
         "tags": {"trade_date": day.isoformat()},
         "params": params,
