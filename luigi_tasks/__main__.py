@@ -58,7 +58,8 @@ def main(argv=None) -> int:
         return _check_actions(args.start, args.stop)
 
     from .config import storage
-    from .tasks import BhavcopyETL, is_session, need
+    from .run_calendar import is_session, need
+    from .tasks import BhavcopyETL
 
     root = storage().root
     if args.command == "migrate-lake":
@@ -117,7 +118,7 @@ def _check_actions(start: date | None, stop: date | None) -> int:
     from . import actions_check, layout
     from .actions_task import check_days
     from .config import storage
-    from .tasks import is_session
+    from .run_calendar import is_session
 
     root = storage().root
     days = [day for day in layout.lake_dates(root, "cm")

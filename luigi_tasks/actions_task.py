@@ -18,7 +18,8 @@ import pyarrow.dataset as ds
 from . import actions_check, adjust, lake, layout
 from .config import actions
 from .datasets import DATASETS
-from .tasks import DayTask, WriteParquet, is_session
+from .run_calendar import is_session
+from .tasks import DayTask, WriteParquet
 
 LISTING_DAYS = 15  # calendar days of PR files read for one ex-date: an action is listed every day until it
 

@@ -60,7 +60,7 @@ class Need(enum.Enum):
 
     @property
     def probes(self) -> bool:
-        """True when NSE is asked at scheduling time whether the file exists (see tasks.NSEPublished)."""
+        """True when NSE is asked at scheduling time whether the file exists (see gates.NSEPublished)."""
         return self in (Need.LATE_IF_MISSING, Need.UNKNOWN_IF_MISSING, Need.CLOSED_IF_MISSING)
 
 

@@ -1,4 +1,6 @@
-"""One Luigi task per stage. Each only wires: inputs, one output path, one pure function, metrics.
+"""One Luigi task per stage, and BhavcopyETL over them. Each only wires: inputs, one output path,
+one pure function, metrics. The calendar is run_calendar.py's, NSE's files nse_access.py's, and
+the gates that decide whether a day can run at all gates.py's.
 
 Stage outputs are `AtomicLocalTarget`s under DATA_DIR (paths from `layout.py`); a target's
 existence is what says a stage is done, so deleting one reruns that stage and its dependants.
@@ -12,138 +14,16 @@ from datetime import date, datetime, timezone
 
 import luigi
 
-from . import adjust, availability, batch_run, lake, layout, local_archive, nse_holidays, rawfile, source, stages, trading_calendar, warehouse
-from .config import batch, calendar, clickhouse, nse, retries, storage
+from . import adjust, batch_run, lake, layout, local_archive, nse_access, rawfile, source, stages, warehouse
+from .config import batch, clickhouse, nse, retries, storage
 from .datasets import DATASETS
 from .errors import BhavcopyError, ExplainedError, NoFileError
+from .gates import day_requires
 from .parameters import DatasetParameter
+from .run_calendar import default_trade_date, is_session, need, why
 from .targets import AtomicLocalTarget, SealedTarget, stage_target
 
 logger = logging.getLogger("luigi-interface")
-
-
-NOW_ENV = "NSE_ETL_NOW"  # tests only: an ISO datetime the run takes as "now"
-
-
-def now() -> datetime:
-    """The time a run decides by: the clock, or NSE_ETL_NOW (an aware ISO datetime) in tests."""
-    injected = os.environ.get(NOW_ENV)
-    if not injected:
-        return datetime.now(timezone.utc)
-    moment = datetime.fromisoformat(injected)
-    if moment.tzinfo is None:
-        raise ValueError(f"{NOW_ENV}={injected!r} needs a UTC offset, e.g. 2026-12-02T18:00+05:30")
-    return moment
-
-
-@functools.lru_cache(maxsize=4)
-def _session(user_agent: str, referer: str, retries: int, backoff: float):
-    return source.make_session(user_agent, referer, retries, backoff)
-
-
-@functools.lru_cache(maxsize=4)
-def _web_site(web_url: str, min_interval: float):
-    """One per process: its cookies and pacing are shared by every date fetched in the run."""
-    return source.WebSite(web_url, min_interval)
-
-
-def _nse_session():
-    settings = nse()
-    return _session(settings.user_agent, settings.referer, settings.http_retries, settings.backoff_factor)
-
-
-@functools.lru_cache(maxsize=4)
-def _holiday_list(root, web_url: str, min_interval: float):
-    """NSE's holiday list, once per process (nse_holidays.load: cached a day under DATA_DIR)."""
-    settings = nse()
-    site = _web_site(web_url, min_interval)
-    return nse_holidays.load(
-        layout.holiday_list_path(root),
-        lambda: nse_holidays.fetch(_nse_session(), site, (settings.connect_timeout, settings.read_timeout)),
-        now(),
-    )
-
-
-def _calendar_kwargs(day: date) -> dict:
-    """The `[calendar]` corrections, and NSE's holiday list when it may know the day."""
-    settings = calendar()
-    kwargs = {"extra_sessions": settings.extra_sessions, "extra_closures": settings.extra_closures}
-    today = now().astimezone(trading_calendar.IST).date()
-    if settings.holiday_list and nse_holidays.may_cover(day, today, trading_calendar.calendar_bounds()[1]):
-        kwargs["holidays"] = _holiday_list(storage().root, nse().web_url, nse().api_min_interval)
-    return kwargs
-
-
-def day_info(day: date) -> trading_calendar.DayInfo:
-    """NSE's calendar for `day` with luigi.cfg's `[calendar]`: session or not, known or guessed."""
-    return trading_calendar.day_info(day, **_calendar_kwargs(day))
-
-
-def is_session(day: date) -> bool:
-    """NSE's calendar with the `[calendar]` overrides from luigi.cfg."""
-    return day_info(day).session
-
-
-def timing() -> availability.Timing:
-    settings = calendar()
-    return availability.Timing(settings.publish_hour_ist, settings.grace_hours, settings.settle_days)
-
-
-def need(dataset: str, day: date) -> availability.Need:
-    """What `dataset`'s file for `day` needs now (availability.need with luigi.cfg's settings)."""
-    return availability.need(dataset, day, day_info(day), now(), timing())
-
-
-def default_trade_date() -> date:
-    """The latest session whose file is due now (NSE publishes around 19:00 IST)."""
-    moment = now()
-    return trading_calendar.previous_business_day(
-        moment, publish_hour_ist=calendar().publish_hour_ist,
-        **_calendar_kwargs(moment.astimezone(trading_calendar.IST).date()),
-    )
-
-
-def _fetch(dataset: str, day: date) -> source.Fetched:
-    """The user's own archive first ([nse] local_archive), then NSE's routes unless [nse] offline."""
-    settings = nse()
-    found = local_archive.fetch(DATASETS[dataset], day, settings.archive_folders, settings.max_bytes, settings.offline)
-    if found is not None:
-        return found
-    return source.fetch(
-        _nse_session(),
-        settings.base_url,
-        DATASETS[dataset].routes_for(day),
-        day,
-        (settings.connect_timeout, settings.read_timeout),
-        settings.max_bytes,
-        site=_web_site(settings.web_url, settings.api_min_interval),
-    )
-
-
-# (dataset, day) -> what NSE answered when asked at scheduling time, kept for this process only.
-_PROBES: dict[tuple[str, date], "source.Fetched | NoFileError"] = {}
-
-
-def probe(dataset: str, day: date) -> "source.Fetched | NoFileError":
-    """Ask NSE once per process whether the day's file exists; the body is kept for the download."""
-    key = (dataset, day)
-    if key not in _PROBES:
-        try:
-            _PROBES[key] = _fetch(dataset, day)
-        except NoFileError as error:
-            _PROBES[key] = error
-    return _PROBES[key]
-
-
-def fetch_day(dataset: str, day: date) -> source.Fetched:
-    """The day's file: the body a probe already fetched, else a fetch; a missing file says what it means."""
-    probed = _PROBES.pop((dataset, day), None)
-    if isinstance(probed, source.Fetched):
-        return probed
-    try:
-        return _fetch(dataset, day)
-    except NoFileError as error:
-        raise error.explain(availability.explain(need(dataset, day), day, day_info(day), timing()))
 
 
 def explained(exception) -> str | None:
@@ -262,7 +142,7 @@ class DownloadBhavcopy(DayTask):
         max_bytes = settings.max_bytes
         self.report(f"Downloading {self.dataset} {self.date}", 0)
         shared = self._shared_raw()
-        fetched, copied_from = shared if shared is not None else (fetch_day(self.dataset, self.date), None)
+        fetched, copied_from = shared if shared is not None else (self._fetch(), None)
         # A zip is checked as NSE's zip; only the reports API or a local file may be the CSV itself.
         served_zip = rawfile.is_zip(fetched.body)
         csv_served = (fetched.from_api or fetched.route == local_archive.ROUTE) and not served_zip
@@ -291,6 +171,12 @@ class DownloadBhavcopy(DayTask):
             with open(path, "wb") as handle:
                 handle.write(fetched.body)
         self.report(f"Downloaded {member} via {fetched.route}", 100)
+
+    def _fetch(self) -> source.Fetched:
+        try:
+            return nse_access.fetch_day(self.dataset, self.date)
+        except NoFileError as error:  # say what a missing file means for this day
+            raise error.explain(why(need(self.dataset, self.date), self.date))
 
     def _shared_raw(self) -> tuple[source.Fetched, str] | None:
         """The day's file as a dataset reading the same NSE file already holds it, whole, or None.
@@ -435,45 +321,6 @@ class LoadClickHouse(DayTask):
         self.report(f"Loaded {loaded:,} rows into {settings.database}.{table}", 100)
 
 
-class NSEPublished(luigi.ExternalTask):
-    """NSE has published the day's file, by one probe per process (tasks.probe).
-
-    Required only for a day inside its grace window whose raw file is absent: incomplete, it is
-    Luigi's "missing data" (exit code `[retcode] missing_data`, no error e-mail), so a file NSE
-    posts late is never a failure. DownloadBhavcopy then uses the body the probe fetched.
-    """
-
-    date = luigi.DateParameter(description="Trade date, YYYY-MM-DD")
-    dataset = DatasetParameter(default="cm", description="Which NSE file")
-
-    def complete(self):
-        return not isinstance(probe(self.dataset, self.date), NoFileError)
-
-
-class RecordClosed(luigi.Task):
-    """Record that NSE served nothing, long after it was due, for a day the calendar only guessed.
-
-    The record (layout.closed_path) says why, which routes answered what, and when; while it
-    exists the day is complete and costs no request. Delete it to ask NSE again.
-    """
-
-    date = luigi.DateParameter(description="Trade date, YYYY-MM-DD")
-    dataset = DatasetParameter(default="cm", description="Which NSE file")
-
-    def output(self):
-        return AtomicLocalTarget(str(layout.closed_path(storage().root, self.dataset, self.date)))
-
-    def run(self):
-        answer = probe(self.dataset, self.date)
-        if not isinstance(answer, NoFileError):
-            raise RuntimeError(f"{self.date} {self.dataset}: NSE served a file; it is not a closure")
-        record = availability.closed_record(self.dataset, self.date, day_info(self.date), answer.attempts, now())
-        self.output().write_json(record)
-        logger.warning("%s %s: %s", self.dataset, self.date,
-                       availability.explain(availability.Need.CLOSED_IF_MISSING, self.date, day_info(self.date),
-                                            timing()))
-
-
 class DayOrDays(luigi.DateParameter):
     """A trade date, or the tuple of dates Luigi's batching gives one BhavcopyETL run (batch_method)."""
 
@@ -505,17 +352,6 @@ class LatestDueDate(DayOrDays):
     def _value_iterator(self, task_name, param_name):
         yield from super()._value_iterator(task_name, param_name)
         yield default_trade_date(), None
-
-
-def _unknown_once(dataset: str, day: date) -> None:
-    """Log an unknown day once per process (requires() is asked more than once)."""
-    if (dataset, day) not in _UNKNOWN_LOGGED:
-        _UNKNOWN_LOGGED.add((dataset, day))
-        logger.warning("%s %s: no file at any route; %s", dataset, day,
-                       availability.explain(availability.Need.UNKNOWN_IF_MISSING, day, day_info(day), timing()))
-
-
-_UNKNOWN_LOGGED: set[tuple[str, date]] = set()
 
 
 class StagesFailed(ExplainedError):
@@ -582,14 +418,14 @@ class BhavcopyETL(luigi.Task):
 
             checked = checked_dates(root)
         return [day for day in days
-                if all(day in done[name] or not _day_requires(name, day, root) for name in probe_task.datasets)
+                if all(day in done[name] or not day_requires(name, day, root) for name in probe_task.datasets)
                 and (checked is None or day in checked or not is_session(day) or day < DATASETS["actions"].starts)]
 
     def stages(self, day: date) -> list:
         """The day's last stage for each dataset that needs its chain, and its actions check."""
         final = LoadClickHouse if self.load_to_clickhouse else WriteParquet
         root = storage().root
-        tasks = [final(date=day, dataset=name) for name in self.datasets if _day_requires(name, day, root) is True]
+        tasks = [final(date=day, dataset=name) for name in self.datasets if day_requires(name, day, root) is True]
         if self.checks_actions and is_session(day) and day >= DATASETS["actions"].starts:
             from .actions_task import CheckActions
 
@@ -601,7 +437,7 @@ class BhavcopyETL(luigi.Task):
         gates = []
         for day in self.dates:
             for name in self.datasets:
-                needed = _day_requires(name, day, root)
+                needed = day_requires(name, day, root)
                 gates += [] if needed is True else needed
         return gates
 
@@ -637,20 +473,3 @@ class BhavcopyETL(luigi.Task):
         return "cm" in self.datasets and "actions" in self.datasets
 
 
-def _day_requires(dataset: str, day: date, root) -> "list | bool":
-    """What one dataset's day requires: True for the stage chain, else a list of tasks (maybe empty)."""
-    needed = need(dataset, day)
-    if needed.needs_nothing:
-        return []
-    if needed is availability.Need.FETCH or layout.raw_path(root, dataset, day).exists():
-        return True
-    if needed is availability.Need.CLOSED_IF_MISSING and layout.closed_path(root, dataset, day).exists():
-        return []
-    if not isinstance(probe(dataset, day), NoFileError):
-        return True
-    if needed is availability.Need.LATE_IF_MISSING:
-        return [NSEPublished(date=day, dataset=dataset)]
-    if needed is availability.Need.CLOSED_IF_MISSING:
-        return [RecordClosed(date=day, dataset=dataset)]
-    _unknown_once(dataset, day)
-    return []

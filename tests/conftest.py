@@ -7,7 +7,7 @@ import pytest
 from luigi.configuration import get_config
 from luigi.task_register import Register
 
-from luigi_tasks import local_archive, metrics, tasks
+from luigi_tasks import gates, local_archive, metrics, nse_access, run_calendar
 from tests.nse_server import NSEServer
 from tests.support import DATA
 
@@ -44,11 +44,11 @@ def fresh_tasks():
     """Luigi caches task instances per process, and a run keeps one HTTP session (with the main
     site's cookies) and one index of the local archive: none may leak from one test into the next."""
     Register.clear_instance_cache()
-    tasks._session.cache_clear()
-    tasks._web_site.cache_clear()
-    tasks._holiday_list.cache_clear()
-    tasks._PROBES.clear()
-    tasks._UNKNOWN_LOGGED.clear()
+    nse_access._session.cache_clear()
+    nse_access.web_site.cache_clear()
+    run_calendar._holiday_list.cache_clear()
+    nse_access._PROBES.clear()
+    gates._UNKNOWN_LOGGED.clear()
     local_archive.index.cache_clear()
 
 

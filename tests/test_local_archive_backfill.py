@@ -10,7 +10,8 @@ from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks import RangeDaily, lake, layout, local_archive, status
 from luigi_tasks.errors import BhavcopyError
-from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy, need
+from luigi_tasks.run_calendar import need
+from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy
 from tests.nse_server import member_text, zip_bytes
 
 DATA = Path(__file__).parent / "data"

@@ -16,7 +16,7 @@ from datetime import date, datetime
 import pytest
 from luigi.execution_summary import LuigiStatusCode
 
-from luigi_tasks import RangeDaily, layout, tasks
+from luigi_tasks import RangeDaily, layout, nse_access, run_calendar
 from luigi_tasks.__main__ import main
 from luigi_tasks.tasks import BhavcopyETL
 
@@ -71,9 +71,9 @@ def epoch(moment: str) -> int:
 @pytest.fixture
 def at(monkeypatch):
     def set_now(moment: str):
-        monkeypatch.setenv(tasks.NOW_ENV, moment)
-        tasks._PROBES.clear()  # a new run is a new process: nothing probed yet
-        tasks._holiday_list.cache_clear()
+        monkeypatch.setenv(run_calendar.NOW_ENV, moment)
+        nse_access._PROBES.clear()  # a new run is a new process: nothing probed yet
+        run_calendar._holiday_list.cache_clear()
     return set_now
 
 
@@ -98,7 +98,7 @@ def cli(data_dir, nse_server, tmp_path, now, *args, smtp_port=None):
                  f"[smtp]\nhost = 127.0.0.1\nport = {smtp_port}\nno_tls = true\n")
     quick.write_text(text)
     env = {**os.environ, "DATA_DIR": str(data_dir), "NSE_BASE_URL": nse_server.url, "NSE_WEB_URL": nse_server.url,
-           "MLFLOW_ENABLED": "false", "LUIGI_CONFIG_PATH": str(quick), tasks.NOW_ENV: now}
+           "MLFLOW_ENABLED": "false", "LUIGI_CONFIG_PATH": str(quick), run_calendar.NOW_ENV: now}
     completed = subprocess.run([sys.executable, "-m", "luigi", "--module", "luigi_tasks", *args, "--local-scheduler"],
                                cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     return completed.returncode, completed.stdout + completed.stderr

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from luigi.execution_summary import LuigiStatusCode
 
-from luigi_tasks import layout, nse_holidays, tasks
+from luigi_tasks import layout, nse_access, nse_holidays, run_calendar
 from luigi_tasks.tasks import BhavcopyETL
 from luigi_tasks.trading_calendar import DayInfo
 
@@ -23,15 +23,15 @@ def holiday_master(entries=HOLIDAYS_2027) -> bytes:
 
 @pytest.fixture
 def listed(nse_server, data_dir, monkeypatch):
-    monkeypatch.setenv(tasks.NOW_ENV, NOW)
+    monkeypatch.setenv(run_calendar.NOW_ENV, NOW)
     nse_server.holiday_master = holiday_master()
     return nse_server
 
 
 def fresh_process():
     """What a new run starts with: no holiday list in memory, only what DATA_DIR holds."""
-    tasks._holiday_list.cache_clear()
-    tasks._web_site.cache_clear()
+    run_calendar._holiday_list.cache_clear()
+    nse_access.web_site.cache_clear()
 
 
 def list_requests(server):
@@ -47,9 +47,9 @@ def test_parse_groups_by_year_and_refuses_what_it_cannot_read():
 
 
 def test_the_list_is_fetched_with_cookies_cached_and_knows_2027(listed, data_dir):
-    assert tasks.day_info(date(2027, 1, 26)) == DayInfo(False, True, "nse-holiday-list")
-    assert tasks.day_info(date(2027, 1, 27)) == DayInfo(True, True, "nse-holiday-list")
-    assert tasks.day_info(date(2027, 1, 30)).session is False  # Saturday
+    assert run_calendar.day_info(date(2027, 1, 26)) == DayInfo(False, True, "nse-holiday-list")
+    assert run_calendar.day_info(date(2027, 1, 27)) == DayInfo(True, True, "nse-holiday-list")
+    assert run_calendar.day_info(date(2027, 1, 30)).session is False  # Saturday
     assert listed.full_requests == ["GET /", "GET /api/holiday-master?type=trading  [cookie]"]
     cached = json.loads(layout.holiday_list_path(data_dir).read_text())
     assert cached["fetched_at"] == "2026-12-02T18:00:00+05:30"
@@ -58,7 +58,7 @@ def test_the_list_is_fetched_with_cookies_cached_and_knows_2027(listed, data_dir
 
 
 def test_a_listed_2027_holiday_is_complete_and_costs_no_file_request(listed, data_dir, run_tasks, monkeypatch):
-    monkeypatch.setenv(tasks.NOW_ENV, "2027-01-27T12:00+05:30")
+    monkeypatch.setenv(run_calendar.NOW_ENV, "2027-01-27T12:00+05:30")
     assert run_tasks(BhavcopyETL(date=date(2027, 1, 26), load_to_clickhouse=False)).status == LuigiStatusCode.SUCCESS
     assert [r for r in listed.full_requests if "/content/" in r or "/api/reports" in r] == []
     assert len(list_requests(listed)) == 1
@@ -66,28 +66,28 @@ def test_a_listed_2027_holiday_is_complete_and_costs_no_file_request(listed, dat
 
 
 def test_refreshed_at_most_daily(listed, data_dir, monkeypatch):
-    tasks.day_info(date(2027, 1, 26))
+    run_calendar.day_info(date(2027, 1, 26))
     fresh_process()
-    monkeypatch.setenv(tasks.NOW_ENV, "2026-12-03T17:59+05:30")  # 23:59 later: the cache answers
-    assert tasks.day_info(date(2027, 3, 22)).session is False
+    monkeypatch.setenv(run_calendar.NOW_ENV, "2026-12-03T17:59+05:30")  # 23:59 later: the cache answers
+    assert run_calendar.day_info(date(2027, 3, 22)).session is False
     assert len(list_requests(listed)) == 1
     fresh_process()
     listed.holiday_master = holiday_master([("01-Feb-2027", "Monday", "Budget holiday (test)")])
-    monkeypatch.setenv(tasks.NOW_ENV, "2026-12-03T18:00+05:30")  # a day later: asked again
-    assert tasks.day_info(date(2027, 3, 22)).session is True
-    assert tasks.day_info(date(2027, 2, 1)).session is False
+    monkeypatch.setenv(run_calendar.NOW_ENV, "2026-12-03T18:00+05:30")  # a day later: asked again
+    assert run_calendar.day_info(date(2027, 3, 22)).session is True
+    assert run_calendar.day_info(date(2027, 2, 1)).session is False
     assert len(list_requests(listed)) == 2
     assert json.loads(layout.holiday_list_path(data_dir).read_text())["fetched_at"] == "2026-12-03T18:00:00+05:30"
 
 
 def test_an_outage_uses_the_cache_with_one_warning(listed, data_dir, monkeypatch, caplog):
-    tasks.day_info(date(2027, 1, 26))
+    run_calendar.day_info(date(2027, 1, 26))
     fresh_process()
     listed.holiday_outage = True
-    monkeypatch.setenv(tasks.NOW_ENV, "2026-12-05T18:00+05:30")
+    monkeypatch.setenv(run_calendar.NOW_ENV, "2026-12-05T18:00+05:30")
     with caplog.at_level(logging.WARNING, logger=nse_holidays.__name__):
-        assert tasks.day_info(date(2027, 1, 26)) == DayInfo(False, True, "nse-holiday-list")
-        assert tasks.day_info(date(2027, 3, 22)).session is False
+        assert run_calendar.day_info(date(2027, 1, 26)) == DayInfo(False, True, "nse-holiday-list")
+        assert run_calendar.day_info(date(2027, 3, 22)).session is False
     warnings = [r for r in caplog.records if r.name == nse_holidays.__name__]
     assert len(warnings) == 1 and "using the copy from 2026-12-02T18:00:00+05:30" in warnings[0].getMessage()
     assert len(list_requests(listed)) > 1  # it did ask (503, retried by urllib3)
@@ -96,17 +96,17 @@ def test_an_outage_uses_the_cache_with_one_warning(listed, data_dir, monkeypatch
 def test_an_outage_without_a_cache_falls_back_to_xbom_with_one_warning(listed, data_dir, caplog):
     listed.holiday_outage = True
     with caplog.at_level(logging.WARNING, logger=nse_holidays.__name__):
-        assert tasks.day_info(date(2026, 12, 25)) == DayInfo(False, True, "xbom")
-        assert tasks.day_info(date(2027, 1, 26)) == DayInfo(True, False, "weekday-rule")
-        assert tasks.day_info(date(2027, 1, 27)).known is False
+        assert run_calendar.day_info(date(2026, 12, 25)) == DayInfo(False, True, "xbom")
+        assert run_calendar.day_info(date(2027, 1, 26)) == DayInfo(True, False, "weekday-rule")
+        assert run_calendar.day_info(date(2027, 1, 27)).known is False
     warnings = [r for r in caplog.records if r.name == nse_holidays.__name__]
     assert len(warnings) == 1 and "uses exchange_calendars' XBOM alone" in warnings[0].getMessage()
     assert not layout.holiday_list_path(data_dir).exists()
 
 
 def test_the_setting_turns_it_off_and_history_never_asks(listed, luigi_config):
-    assert tasks.day_info(date(2024, 1, 26)) == DayInfo(False, True, "xbom")  # a past year XBOM knows
+    assert run_calendar.day_info(date(2024, 1, 26)) == DayInfo(False, True, "xbom")  # a past year XBOM knows
     assert listed.full_requests == []
     luigi_config("calendar", "holiday_list", "false")
-    assert tasks.day_info(date(2027, 1, 26)).known is False
+    assert run_calendar.day_info(date(2027, 1, 26)).known is False
     assert listed.full_requests == []
