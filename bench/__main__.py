@@ -99,7 +99,7 @@ def run_range(days: list[date], datasets: list[str], work: Path, args) -> dict:
         start, stop = days[0].isoformat(), (days[-1] + timedelta(days=1)).isoformat()
         luigi_cmd = [sys.executable, "-m", "luigi", "--module", "luigi_tasks", "RangeDaily", "--of", "BhavcopyETL",
                      "--start", start, "--stop", stop, "--BhavcopyETL-datasets", json.dumps(datasets),
-                     "--local-scheduler", "--log-level", "WARNING"]
+                     "--local-scheduler", "--log-level", "WARNING", "--workers", str(args.workers)]
 
         backfill_s, backfill_rss, backfill = timed(luigi_cmd, env, args.timeout)
         lake = work / "pipeline" / "lake"
@@ -222,6 +222,7 @@ def main(argv=None) -> int:
     parser.add_argument("--datasets", default="cm", help="comma-separated, of cm,fo,delivery (default cm)")
     parser.add_argument("--growth", metavar="RANGES", help="ranges to run in turn, e.g. 21,248,992,full "
                                                            "(month, year, 4y, full also work)")
+    parser.add_argument("--workers", type=int, default=1, help="Luigi workers for the backfill (default 1)")
     parser.add_argument("--tracking", choices=["on", "off"], default="on", help="MLflow on (default) or off")
     parser.add_argument("--timeout", type=float, help="stop a backfill after this many seconds and report how far "
                                                       "it got")

@@ -10,11 +10,12 @@ import functools
 import logging
 import os
 import time
-from datetime import date, datetime, timezone
+from datetime import date
+from pathlib import Path
 
 import luigi
 
-from . import adjust, batch_run, lake, layout, local_archive, nse_access, rawfile, source, stages, warehouse
+from . import adjust, batch_run, download, lake, layout, nse_access, rawfile, source, stages, warehouse
 from .config import batch, clickhouse, nse, retries, storage
 from .datasets import DATASETS
 from .errors import BhavcopyError, ExplainedError, NoFileError
@@ -82,14 +83,6 @@ class DayTask(luigi.Task):
         """Luigi's per-task retry policy, read from `[retries]` in luigi.cfg."""
         return getattr(retries(), self.attempts_setting)
 
-    def _csv(self, body: bytes, file: str, member: str | None, max_bytes: int, zipped: bool) -> tuple[str, bytes]:
-        """(file name, CSV bytes): the one member of NSE's zip, or the body itself for a plain CSV."""
-        if zipped and self.spec.member is not None:  # a zip of many members: the one named for the day
-            return rawfile.read_named_member(body, self.date, file, self.spec.member(self.date), max_bytes)
-        if zipped:
-            return rawfile.read_member(body, self.date, file, member, max_bytes)
-        return member or os.path.basename(file.split("?", 1)[0]), body
-
     def invalidate(self) -> None:
         """Mark this stage and every later one as to be redone, keeping their data in place.
 
@@ -138,39 +131,16 @@ class DownloadBhavcopy(DayTask):
         return self.sealed(layout.raw_path)
 
     def work(self):
-        settings = nse()
-        max_bytes = settings.max_bytes
         self.report(f"Downloading {self.dataset} {self.date}", 0)
         shared = self._shared_raw()
         fetched, copied_from = shared if shared is not None else (self._fetch(), None)
-        # A zip is checked as NSE's zip; only the reports API or a local file may be the CSV itself.
-        served_zip = rawfile.is_zip(fetched.body)
-        csv_served = (fetched.from_api or fetched.route == local_archive.ROUTE) and not served_zip
-        member, csv_bytes = self._csv(fetched.body, fetched.url, fetched.member, max_bytes,
-                                      zipped=self.spec.zipped and not csv_served)
-        self.report(f"Checking {member} from {fetched.route} ({len(fetched.body):,} bytes)", 60)
-        source_format = self.spec.peek(csv_bytes, self.date, member)
-        if self.redoing():  # a refetch replaces a file the lake was built from: prove the new one first
-            self.spec.prove(csv_bytes, self.date, member)
-        sidecar = {
-            "date": self.date.isoformat(),
-            "dataset": self.dataset,
-            "route": fetched.route,
-            "url": fetched.url,
-            **({"source_path": fetched.url} if fetched.route == local_archive.ROUTE else {}),
-            "member": member,
-            "format": source_format,
-            "content": "zip" if served_zip else "csv",
-            "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        if copied_from:
-            sidecar["copied_from"] = copied_from
-        rows = rawfile.data_lines(csv_bytes)
-        with self.output().replacing(rows=lambda _: rows, extra=lambda: sidecar,
+        self.report(f"Checking {fetched.url} from {fetched.route} ({len(fetched.body):,} bytes)", 60)
+        # a refetch that replaces a file the lake was built from proves the new one first
+        checked = download.check(self.spec, self.date, fetched, nse().max_bytes, self.redoing(), copied_from)
+        with self.output().replacing(rows=lambda _: checked.rows, extra=lambda: checked.sidecar,
                                      before_replace=self.invalidate) as path:
-            with open(path, "wb") as handle:
-                handle.write(fetched.body)
-        self.report(f"Downloaded {member} via {fetched.route}", 100)
+            Path(path).write_bytes(fetched.body)
+        self.report(f"Downloaded {checked.member} via {fetched.route}", 100)
 
     def _fetch(self) -> source.Fetched:
         try:
@@ -207,7 +177,8 @@ class ParseBhavcopy(DayTask):
         raw_file = self.input().path
         with open(raw_file, "rb") as handle:
             body = handle.read()
-        member, csv_bytes = self._csv(body, raw_file, None, nse().max_bytes, zipped=rawfile.is_zip(body))
+        member, csv_bytes = download.member_csv(self.spec, self.date, body, raw_file, None, nse().max_bytes,
+                                                zipped=rawfile.is_zip(body))
         self.report(f"Parsing {member}", 10)
         table = self.spec.parse(csv_bytes, self.date, member)
         if self.redoing():  # the normalized and lake files stay until the new rows pass the rules too
