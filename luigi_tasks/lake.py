@@ -68,8 +68,9 @@ def file_rows(path) -> int:
     raise ValueError(f"{path} is neither Parquet nor an Arrow IPC file")
 
 
-def read_table(path) -> pa.Table:
-    return pq.read_table(path)
+def read_table(source) -> pa.Table:
+    """A lake file, from its path or from its bytes already read (and checked against its seal)."""
+    return pq.read_table(pa.BufferReader(source) if isinstance(source, bytes) else source)
 
 
 def open_lake(lake_root) -> ds.Dataset:

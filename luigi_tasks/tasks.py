@@ -56,13 +56,28 @@ class DayTask(luigi.Task):
         """This task's dataset: routes, formats, schema and rules."""
         return DATASETS[self.dataset]
 
+    @functools.cached_property
+    def _targets(self) -> dict:
+        """Targets by path function: Luigi asks for a task's output() dozens of times a run, and a
+        target is only its paths (existence is asked of the disk each time)."""
+        return {}
+
+    def _kept(self, path_for, make):
+        if path_for not in self._targets:
+            self._targets[path_for] = make()
+        return self._targets[path_for]
+
     def target(self, path_for) -> AtomicLocalTarget:
-        return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)), root=self.root)
+        return self._kept(path_for, lambda: AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)),
+                                                              root=self.root))
 
     def sealed(self, path_for) -> SealedTarget:
         """The stage's data file with its seal, as `stages.STAGES` places it."""
-        output = next(output for output in stages.STAGES if output.path is path_for)
-        return stage_target(output, self.root, self.dataset, self.date)
+        def make():
+            output = next(output for output in stages.STAGES if output.path is path_for)
+            return stage_target(output, self.root, self.dataset, self.date)
+
+        return self._kept(path_for, make)
 
     @property
     def attempts_setting(self) -> str:
@@ -186,11 +201,10 @@ class DownloadBhavcopy(DayTask):
         """
         for name in self.spec.shares_raw_with:
             other = DownloadBhavcopy(date=self.date, dataset=name).output()
-            if other.exists() and other.problem() is None:
-                seal = other.read_seal()
-                with open(other.path, "rb") as handle:
-                    body = handle.read()
-                return source.Fetched(seal["route"], seal["url"], seal["member"], body), other.path
+            if other.exists():
+                body, seal, problem = other.read_checked()
+                if problem is None:
+                    return source.Fetched(seal["route"], seal["url"], seal["member"], body), other.path
         return None
 
 
@@ -291,11 +305,11 @@ class LoadClickHouse(DayTask):
         started = time.perf_counter()
         settings = clickhouse()
         lake_file = self.input()
-        problem = lake_file.problem()
+        data, seal, problem = lake_file.read_checked()
         if problem:
             raise BhavcopyError(self.date, lake_file.path, f"lake file not loaded: {problem}; "
                                 f"delete it to rebuild it from the normalized file")
-        rows = lake.read_table(lake_file.path)
+        rows = lake.read_table(data)
         self.report(f"Loading {rows.num_rows} rows into ClickHouse", 0)
         table = settings.table_for(self.dataset)
         endpoint = warehouse.Endpoint(
@@ -311,7 +325,7 @@ class LoadClickHouse(DayTask):
             "date": self.date.isoformat(),
             "rows": loaded,
             "lake_file": lake_file.path,
-            "lake_sha256": lake_file.read_seal()["sha256"],
+            "lake_sha256": seal["sha256"],
             "table": f"{settings.database}.{table}",
             "clickhouse": f"{settings.host}:{settings.port}" if settings.host else "embedded chdb",
             "duration_seconds": round(time.perf_counter() - started, 6),
