@@ -47,9 +47,11 @@ def stage_rows(path) -> int:
         return sum(reader.get_record_batch(i).num_rows for i in range(reader.num_record_batches))
 
 
-def publish(normalized_path, path) -> int:
-    """The lake file: the normalized file's rows, as zstd Parquet."""
-    return write_table(read_stage(normalized_path), path)
+def publish(normalized_path, path) -> pa.Table:
+    """The lake file: the normalized file's rows, as zstd Parquet. Returns them (for the load)."""
+    table = read_stage(normalized_path)
+    write_table(table, path)
+    return table
 
 
 def parquet_rows(path) -> int:

@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 
 import luigi
 
-from . import adjust, batch_run, lake, layout, local_archive, nse_access, rawfile, source, stages, warehouse
+from . import adjust, batch_run, handoff, lake, layout, local_archive, nse_access, rawfile, source, stages, warehouse
 from .config import batch, clickhouse, nse, retries, storage
 from .datasets import DATASETS
 from .errors import BhavcopyError, ExplainedError, NoFileError
@@ -185,6 +185,8 @@ class DownloadBhavcopy(DayTask):
                                      before_replace=self.invalidate) as path:
             with open(path, "wb") as handle:
                 handle.write(fetched.body)
+        if served_zip and self.spec.zipped:  # what the parse would unzip again
+            handoff.keep(self.output().path, handoff.digest(fetched.body), (member, csv_bytes))
         self.report(f"Downloaded {member} via {fetched.route}", 100)
 
     def _fetch(self) -> source.Fetched:
@@ -221,7 +223,9 @@ class ParseBhavcopy(DayTask):
         raw_file = self.input().path
         with open(raw_file, "rb") as handle:
             body = handle.read()
-        member, csv_bytes = self._csv(body, raw_file, None, nse().max_bytes, zipped=rawfile.is_zip(body))
+        zipped = rawfile.is_zip(body)
+        unzipped = handoff.take(raw_file, handoff.digest(body)) if zipped else None
+        member, csv_bytes = unzipped or self._csv(body, raw_file, None, nse().max_bytes, zipped=zipped)
         self.report(f"Parsing {member}", 10)
         table = self.spec.parse(csv_bytes, self.date, member)
         if self.redoing():  # the normalized and lake files stay until the new rows pass the rules too
@@ -279,9 +283,10 @@ class WriteParquet(DayTask):
 
     def work(self):
         with self.output().replacing(rows=lake.parquet_rows, before_replace=self.invalidate) as path:
-            rows = lake.publish(self.input()["rows"].path, path)
+            table = lake.publish(self.input()["rows"].path, path)
+        handoff.keep(self.output().path, self.output().read_seal()["sha256"], table)
         self.metrics.update(
-            rows_written=rows,
+            rows_written=table.num_rows,
             parquet_size_mb=round(os.path.getsize(self.output().path) / 1e6, 6),
         )
 
@@ -309,7 +314,8 @@ class LoadClickHouse(DayTask):
         if problem:
             raise BhavcopyError(self.date, lake_file.path, f"lake file not loaded: {problem}; "
                                 f"delete it to rebuild it from the normalized file")
-        rows = lake.read_table(data)
+        rows = handoff.take(lake_file.path, seal["sha256"])  # the rows WriteParquet wrote these bytes from
+        rows = lake.read_table(data) if rows is None else rows
         self.report(f"Loading {rows.num_rows} rows into ClickHouse", 0)
         table = settings.table_for(self.dataset)
         endpoint = warehouse.Endpoint(
