@@ -92,9 +92,10 @@ class DayTask(luigi.Task):
         """
         return super().complete() and all(task.complete() for task in self.upstream)
 
-    @property
+    @functools.cached_property
     def retry_count(self):
-        """Luigi's per-task retry policy, read from `[retries]` in luigi.cfg."""
+        """Luigi's per-task retry policy, read from `[retries]` in luigi.cfg once per task, as `root` is
+        (Luigi asks twice as each task is scheduled, and a section costs about 0.1 ms to read)."""
         return getattr(retries(), self.attempts_setting)
 
     def _csv(self, body: bytes, file: str, member: str | None, max_bytes: int, zipped: bool) -> tuple[str, bytes]:
