@@ -7,6 +7,9 @@ Luigi batches; each batch gives its days' stages to a fresh Luigi worker here. T
 Luigi tasks: their targets, `[retries]` (by Luigi's retry policy, under `[worker] keep_alive`),
 events, metrics and status messages are those of any Luigi run.
 """
+import contextlib
+import multiprocessing
+
 import luigi
 import luigi.cmdline_parser
 import luigi.interface
@@ -31,6 +34,25 @@ def _scheduler():
     return luigi.rpc.RemoteScheduler(url)
 
 
+@contextlib.contextmanager
+def _pings_allowed():
+    """Let the batch's worker ping its scheduler when the batch runs in a process Luigi forked.
+
+    Luigi forks a worker process while holding `luigi.worker.fork_lock`, and the child runs its task
+    inside that hold. A worker made in the child pings from a thread that takes the same lock, and
+    exiting waits for that thread: with `--workers 2` every batch longer than `[worker]
+    ping_interval` hung. The child's copy of the lock is its own; it is free while the batch runs.
+    """
+    held = multiprocessing.parent_process() is not None and luigi.worker.fork_lock.locked()
+    if held:
+        luigi.worker.fork_lock.release()
+    try:
+        yield
+    finally:
+        if held:
+            luigi.worker.fork_lock.acquire()
+
+
 def run(tasks: list, on_success=lambda task: None) -> list[tuple[luigi.Task, BaseException]]:
     """Run `tasks` and what they require that is not done; return the (task, error) of each failure.
 
@@ -46,7 +68,8 @@ def run(tasks: list, on_success=lambda task: None) -> list[tuple[luigi.Task, Bas
     OneLineFailures.inside_batch = True
     scheduler = _scheduler()
     try:
-        with luigi.worker.Worker(scheduler=scheduler, worker_processes=1, send_failure_email=False) as worker:
+        with _pings_allowed(), luigi.worker.Worker(scheduler=scheduler, worker_processes=1,
+                                                   send_failure_email=False) as worker:
             for task in tasks:
                 worker.add(task)
             worker.run()

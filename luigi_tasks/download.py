@@ -4,7 +4,7 @@ Pure: the body NSE (or the local archive) served in, the member, the sidecar and
 out, or a BhavcopyError naming the day, the file and the problem. DownloadBhavcopy only wires it.
 """
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from . import local_archive, rawfile
@@ -17,6 +17,7 @@ class Checked:
     member: str  # NSE's name for the CSV
     rows: int  # its data lines
     sidecar: dict  # what the raw file's seal says of it: route, URL, member, format, content
+    csv_bytes: bytes = field(repr=False, default=b"")  # the CSV itself, unzipped (handoff.py keeps it for Parse)
 
 
 def member_csv(spec: Dataset, day: date, body: bytes, file: str, member: str | None, max_bytes: int,
@@ -53,4 +54,4 @@ def check(spec: Dataset, day: date, fetched: Fetched, max_bytes: int, prove: boo
         "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **({"copied_from": copied_from} if copied_from else {}),
     }
-    return Checked(member, rawfile.data_lines(csv_bytes), sidecar)
+    return Checked(member, rawfile.data_lines(csv_bytes), sidecar, csv_bytes)

@@ -47,9 +47,11 @@ def stage_rows(path) -> int:
         return sum(reader.get_record_batch(i).num_rows for i in range(reader.num_record_batches))
 
 
-def publish(normalized_path, path) -> int:
-    """The lake file: the normalized file's rows, as zstd Parquet."""
-    return write_table(read_stage(normalized_path), path)
+def publish(normalized_path, path) -> pa.Table:
+    """The lake file: the normalized file's rows, as zstd Parquet. Returns them (for the load)."""
+    table = read_stage(normalized_path)
+    write_table(table, path)
+    return table
 
 
 def parquet_rows(path) -> int:
@@ -68,8 +70,9 @@ def file_rows(path) -> int:
     raise ValueError(f"{path} is neither Parquet nor an Arrow IPC file")
 
 
-def read_table(path) -> pa.Table:
-    return pq.read_table(path)
+def read_table(source) -> pa.Table:
+    """A lake file, from its path or from its bytes already read (and checked against its seal)."""
+    return pq.read_table(pa.BufferReader(source) if isinstance(source, bytes) else source)
 
 
 def open_lake(lake_root) -> ds.Dataset:

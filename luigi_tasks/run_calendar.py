@@ -33,19 +33,24 @@ def _holiday_list(root, web_url: str, min_interval: float):
     )
 
 
-def _calendar_kwargs(day: date) -> dict:
-    """The `[calendar]` corrections, and NSE's holiday list when it may know the day."""
-    settings = calendar()
+def _calendar_kwargs(day: date, settings=None) -> dict:
+    """The `[calendar]` corrections, and NSE's holiday list when it may know the day.
+
+    `settings`: `[calendar]` when the caller has it; reading a section costs about 0.1 ms, and
+    need() is asked several times for every day of a backfill.
+    """
+    settings = settings or calendar()
     kwargs = {"extra_sessions": settings.extra_sessions, "extra_closures": settings.extra_closures}
     today = now().astimezone(trading_calendar.IST).date()
     if settings.holiday_list and nse_holidays.may_cover(day, today, trading_calendar.calendar_bounds()[1]):
-        kwargs["holidays"] = _holiday_list(storage().root, nse().web_url, nse().api_min_interval)
+        site = nse()
+        kwargs["holidays"] = _holiday_list(storage().root, site.web_url, site.api_min_interval)
     return kwargs
 
 
-def day_info(day: date) -> trading_calendar.DayInfo:
+def day_info(day: date, settings=None) -> trading_calendar.DayInfo:
     """NSE's calendar for `day` with luigi.cfg's `[calendar]`: session or not, known or guessed."""
-    return trading_calendar.day_info(day, **_calendar_kwargs(day))
+    return trading_calendar.day_info(day, **_calendar_kwargs(day, settings))
 
 
 def is_session(day: date) -> bool:
@@ -53,19 +58,21 @@ def is_session(day: date) -> bool:
     return day_info(day).session
 
 
-def timing() -> availability.Timing:
-    settings = calendar()
+def timing(settings=None) -> availability.Timing:
+    settings = settings or calendar()
     return availability.Timing(settings.publish_hour_ist, settings.grace_hours, settings.settle_days)
 
 
 def need(dataset: str, day: date) -> availability.Need:
     """What `dataset`'s file for `day` needs now (availability.need with luigi.cfg's settings)."""
-    return availability.need(dataset, day, day_info(day), now(), timing())
+    settings = calendar()
+    return availability.need(dataset, day, day_info(day, settings), now(), timing(settings))
 
 
 def why(needed: availability.Need, day: date) -> str:
     """What a missing file means for the day, in one clause (availability.explain)."""
-    return availability.explain(needed, day, day_info(day), timing())
+    settings = calendar()
+    return availability.explain(needed, day, day_info(day, settings), timing(settings))
 
 
 def default_trade_date() -> date:

@@ -169,23 +169,41 @@ class SealedTarget(AtomicLocalTarget):
 
     def problem(self, full: bool = True) -> str | None:
         """Why this file cannot be trusted, or None. `full` also recomputes its SHA-256."""
+        return self._check(full, None)[1]
+
+    def read_checked(self) -> tuple[bytes | None, dict | None, str | None]:
+        """(bytes, seal, None) when the file matches its seal, else (None, None, the problem).
+
+        One read serves the hash and the caller, so what it uses is exactly what was checked
+        (a second read could meet a file replaced in between) and the file is read once.
+        """
+        try:
+            with open(self.path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            data = None
+        seal, problem = self._check(True, data)
+        return (None, None, problem) if problem else (data, seal, None)
+
+    def _check(self, full: bool, data: bytes | None) -> tuple[dict | None, str | None]:
         try:
             seal = self.read_seal()
         except FileNotFoundError:
-            return "no seal (written by an older version, or a redo is pending)"
+            return None, "no seal (written by an older version, or a redo is pending)"
         except (OSError, ValueError) as exc:
-            return f"its seal {self.seal.path} is unreadable ({exc.__class__.__name__})"
+            return None, f"its seal {self.seal.path} is unreadable ({exc.__class__.__name__})"
         if not isinstance(seal, dict) or "sha256" not in seal:
-            return "no seal (written by an older version, or a redo is pending)"
+            return None, "no seal (written by an older version, or a redo is pending)"
         try:
-            size = os.stat(self.path).st_size
+            size = len(data) if data is not None else os.stat(self.path).st_size
         except FileNotFoundError:
-            return "missing"
+            return None, "missing"
         if size != seal.get("bytes"):
-            return f"{size} bytes where its seal says {seal.get('bytes')} (truncated or rewritten)"
-        if full and sha256_of(self.path) != seal.get("sha256"):
-            return "its SHA-256 differs from its seal (the file changed after it was written)"
-        return None
+            return None, f"{size} bytes where its seal says {seal.get('bytes')} (truncated or rewritten)"
+        digest = (hashlib.sha256(data).hexdigest() if data is not None else sha256_of(self.path)) if full else None
+        if full and digest != seal.get("sha256"):
+            return None, "its SHA-256 differs from its seal (the file changed after it was written)"
+        return seal, None
 
 
 def stage_target(output, root, dataset: str, day) -> SealedTarget:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import luigi
 
-from . import adjust, batch_run, download, lake, layout, nse_access, rawfile, source, stages, warehouse
+from . import adjust, batch_run, download, handoff, lake, layout, nse_access, rawfile, source, stages, warehouse
 from .config import batch, clickhouse, nse, retries, storage
 from .datasets import DATASETS
 from .errors import BhavcopyError, ExplainedError, NoFileError
@@ -57,13 +57,28 @@ class DayTask(luigi.Task):
         """This task's dataset: routes, formats, schema and rules."""
         return DATASETS[self.dataset]
 
+    @functools.cached_property
+    def _targets(self) -> dict:
+        """Targets by path function: Luigi asks for a task's output() dozens of times a run, and a
+        target is only its paths (existence is asked of the disk each time)."""
+        return {}
+
+    def _kept(self, path_for, make):
+        if path_for not in self._targets:
+            self._targets[path_for] = make()
+        return self._targets[path_for]
+
     def target(self, path_for) -> AtomicLocalTarget:
-        return AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)), root=self.root)
+        return self._kept(path_for, lambda: AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)),
+                                                              root=self.root))
 
     def sealed(self, path_for) -> SealedTarget:
         """The stage's data file with its seal, as `stages.STAGES` places it."""
-        output = next(output for output in stages.STAGES if output.path is path_for)
-        return stage_target(output, self.root, self.dataset, self.date)
+        def make():
+            output = next(output for output in stages.STAGES if output.path is path_for)
+            return stage_target(output, self.root, self.dataset, self.date)
+
+        return self._kept(path_for, make)
 
     @property
     def attempts_setting(self) -> str:
@@ -78,9 +93,10 @@ class DayTask(luigi.Task):
         """
         return super().complete() and all(task.complete() for task in self.upstream)
 
-    @property
+    @functools.cached_property
     def retry_count(self):
-        """Luigi's per-task retry policy, read from `[retries]` in luigi.cfg."""
+        """Luigi's per-task retry policy, read from `[retries]` in luigi.cfg once per task, as `root` is
+        (Luigi asks twice as each task is scheduled, and a section costs about 0.1 ms to read)."""
         return getattr(retries(), self.attempts_setting)
 
     def invalidate(self) -> None:
@@ -140,6 +156,8 @@ class DownloadBhavcopy(DayTask):
         with self.output().replacing(rows=lambda _: checked.rows, extra=lambda: checked.sidecar,
                                      before_replace=self.invalidate) as path:
             Path(path).write_bytes(fetched.body)
+        if checked.sidecar["content"] == "zip" and self.spec.zipped:  # what the parse would unzip again
+            handoff.keep(self.output().path, handoff.digest(fetched.body), (checked.member, checked.csv_bytes))
         self.report(f"Downloaded {checked.member} via {fetched.route}", 100)
 
     def _fetch(self) -> source.Fetched:
@@ -156,11 +174,10 @@ class DownloadBhavcopy(DayTask):
         """
         for name in self.spec.shares_raw_with:
             other = DownloadBhavcopy(date=self.date, dataset=name).output()
-            if other.exists() and other.problem() is None:
-                seal = other.read_seal()
-                with open(other.path, "rb") as handle:
-                    body = handle.read()
-                return source.Fetched(seal["route"], seal["url"], seal["member"], body), other.path
+            if other.exists():
+                body, seal, problem = other.read_checked()
+                if problem is None:
+                    return source.Fetched(seal["route"], seal["url"], seal["member"], body), other.path
         return None
 
 
@@ -177,8 +194,10 @@ class ParseBhavcopy(DayTask):
         raw_file = self.input().path
         with open(raw_file, "rb") as handle:
             body = handle.read()
-        member, csv_bytes = download.member_csv(self.spec, self.date, body, raw_file, None, nse().max_bytes,
-                                                zipped=rawfile.is_zip(body))
+        zipped = rawfile.is_zip(body)
+        unzipped = handoff.take(raw_file, handoff.digest(body)) if zipped else None
+        member, csv_bytes = unzipped or download.member_csv(self.spec, self.date, body, raw_file, None,
+                                                            nse().max_bytes, zipped=zipped)
         self.report(f"Parsing {member}", 10)
         table = self.spec.parse(csv_bytes, self.date, member)
         if self.redoing():  # the normalized and lake files stay until the new rows pass the rules too
@@ -236,9 +255,10 @@ class WriteParquet(DayTask):
 
     def work(self):
         with self.output().replacing(rows=lake.parquet_rows, before_replace=self.invalidate) as path:
-            rows = lake.publish(self.input()["rows"].path, path)
+            table = lake.publish(self.input()["rows"].path, path)
+        handoff.keep(self.output().path, self.output().read_seal()["sha256"], table)
         self.metrics.update(
-            rows_written=rows,
+            rows_written=table.num_rows,
             parquet_size_mb=round(os.path.getsize(self.output().path) / 1e6, 6),
         )
 
@@ -262,11 +282,12 @@ class LoadClickHouse(DayTask):
         started = time.perf_counter()
         settings = clickhouse()
         lake_file = self.input()
-        problem = lake_file.problem()
+        data, seal, problem = lake_file.read_checked()
         if problem:
             raise BhavcopyError(self.date, lake_file.path, f"lake file not loaded: {problem}; "
                                 f"delete it to rebuild it from the normalized file")
-        rows = lake.read_table(lake_file.path)
+        rows = handoff.take(lake_file.path, seal["sha256"])  # the rows WriteParquet wrote these bytes from
+        rows = lake.read_table(data) if rows is None else rows
         self.report(f"Loading {rows.num_rows} rows into ClickHouse", 0)
         table = settings.table_for(self.dataset)
         endpoint = warehouse.Endpoint(
@@ -282,7 +303,7 @@ class LoadClickHouse(DayTask):
             "date": self.date.isoformat(),
             "rows": loaded,
             "lake_file": lake_file.path,
-            "lake_sha256": lake_file.read_seal()["sha256"],
+            "lake_sha256": seal["sha256"],
             "table": f"{settings.database}.{table}",
             "clickhouse": f"{settings.host}:{settings.port}" if settings.host else "embedded chdb",
             "duration_seconds": round(time.perf_counter() - started, 6),

@@ -7,7 +7,7 @@ import pytest
 from luigi.configuration import get_config
 from luigi.task_register import Register
 
-from luigi_tasks import gates, local_archive, metrics, nse_access, run_calendar
+from luigi_tasks import gates, handoff, local_archive, metrics, nse_access, run_calendar
 from tests.nse_server import NSEServer
 from tests.support import DATA
 
@@ -50,6 +50,7 @@ def fresh_tasks():
     nse_access._PROBES.clear()
     gates._UNKNOWN_LOGGED.clear()
     local_archive.index.cache_clear()
+    handoff.clear()
 
 
 @pytest.fixture(autouse=True)

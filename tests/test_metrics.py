@@ -148,6 +148,8 @@ LOADED_METRICS = STAGE_METRICS | {"price_outside_range_rows", "load_duration_sec
 CHILD_CONFIG = """\
 [worker]
 keep_alive = false
+# pings every tenth of a second: a batch's worker in a forked process must be able to ping
+ping_interval = 0.1
 [BhavcopyETL]
 datasets = ["cm"]
 [nse]

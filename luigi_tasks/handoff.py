@@ -1,0 +1,39 @@
+"""What a stage has just written, kept in memory for the next stage of the day in this process.
+
+A backfill runs a day's stages one after another in one process, and each stage read back what the
+one before had just written: the raw zip was unzipped a second time by the parse, the lake file
+decoded again by the load (about 3 ms of a day's work, against ~15 ms for a bare script's whole day).
+
+An entry is keyed by the file's path and the SHA-256 of its bytes. The next stage still reads the
+file, and takes the kept value only for exactly the bytes that were written from it, so a file
+replaced since (another run, a redo, an edit) is decoded from disk as before. An entry goes when it
+is taken, and only the last few are kept, so memory stays bounded; a forked worker (`--workers 2`)
+has its own, mostly empty, and reads the files.
+"""
+import hashlib
+from collections import OrderedDict
+
+KEEP = 8  # entries: a batch runs each day's chain in turn, so the next stage finds its entry among these
+_kept: OrderedDict = OrderedDict()  # path -> (sha256 of the file's bytes, value)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def keep(path, sha256: str, value) -> None:
+    """Remember `value` (what the file at `path`, of these bytes, decodes to) for the next stage."""
+    _kept[str(path)] = (sha256, value)
+    _kept.move_to_end(str(path))
+    while len(_kept) > KEEP:
+        _kept.popitem(last=False)
+
+
+def take(path, sha256: str):
+    """The value kept for the file at `path` if it was kept for exactly these bytes, else None."""
+    entry = _kept.pop(str(path), None)
+    return entry[1] if entry is not None and entry[0] == sha256 else None
+
+
+def clear() -> None:
+    _kept.clear()

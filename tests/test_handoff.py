@@ -1,0 +1,36 @@
+"""What a stage keeps for the next: taken only for exactly the bytes it was kept for, and bounded."""
+import pyarrow.parquet as pq
+from luigi.execution_summary import LuigiStatusCode
+
+from luigi_tasks import handoff, lake, layout
+from luigi_tasks.tasks import LoadClickHouse, WriteParquet
+
+from tests.test_tasks import UDIFF_DAY
+from tests.test_tasks_clickhouse import clickhouse_totals
+
+
+def test_a_kept_value_is_taken_once_and_only_for_the_bytes_it_was_kept_for():
+    handoff.keep("/lake/a.parquet", handoff.digest(b"one"), "rows of one")
+    assert handoff.take("/lake/a.parquet", handoff.digest(b"two")) is None  # the file changed since
+    assert handoff.take("/lake/a.parquet", handoff.digest(b"one")) is None  # a mismatch drops the entry
+    handoff.keep("/lake/a.parquet", handoff.digest(b"one"), "rows of one")
+    assert handoff.take("/lake/a.parquet", handoff.digest(b"one")) == "rows of one"
+    assert handoff.take("/lake/a.parquet", handoff.digest(b"one")) is None  # taken: gone
+
+
+def test_only_the_last_few_values_are_kept():
+    for i in range(handoff.KEEP + 3):
+        handoff.keep(f"/raw/{i}.zip", handoff.digest(b"%d" % i), i)
+    assert [handoff.take(f"/raw/{i}.zip", handoff.digest(b"%d" % i)) for i in range(handoff.KEEP + 3)] == \
+        [None] * 3 + list(range(3, handoff.KEEP + 3))
+
+
+def test_a_lake_file_replaced_after_it_was_written_is_loaded_from_disk(data_dir, nse_server, run_tasks):
+    assert run_tasks(WriteParquet(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
+    written = lake.read_table(layout.lake_path(data_dir, "cm", UDIFF_DAY))
+    # Another run replaces the lake file (sealed, so it is a valid lake file) before this process loads it.
+    target = WriteParquet(date=UDIFF_DAY).output()
+    with target.replacing(rows=lake.parquet_rows) as path:
+        pq.write_table(written.slice(0, 10), path, compression="zstd")
+    assert run_tasks(LoadClickHouse(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
+    assert clickhouse_totals(UDIFF_DAY)[0] == 10 < written.num_rows
