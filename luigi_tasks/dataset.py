@@ -72,8 +72,11 @@ class Dataset:
     def peek(self, csv_bytes: bytes, day: date, file: str) -> str:
         return formats.peek(csv_bytes, list(self.formats), day, file)
 
-    def parse(self, csv_bytes: bytes, day: date, file: str) -> pa.Table:
-        return formats.parse(csv_bytes, list(self.formats), day, file)
+    def parse(self, csv_bytes: bytes, day: date, file: str, layout: str | None = None) -> pa.Table:
+        """`layout`: the format the download found, from the raw file's sidecar; a file that is not
+        in it is refused, as one the download did not check. Unknown or absent: any of them."""
+        known = [fmt for fmt in self.formats if fmt.name == layout]
+        return formats.parse(csv_bytes, known or list(self.formats), day, file)
 
     def to_canonical(self, staged: pa.Table) -> pa.Table:
         """Staged source columns -> this dataset's schema; values untouched except documented units."""

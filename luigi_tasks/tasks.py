@@ -199,7 +199,8 @@ class ParseBhavcopy(DayTask):
         member, csv_bytes = unzipped or download.member_csv(self.spec, self.date, body, raw_file, None,
                                                             nse().max_bytes, zipped=zipped)
         self.report(f"Parsing {member}", 10)
-        table = self.spec.parse(csv_bytes, self.date, member)
+        layout_found = self.input().read_seal().get("format")  # the download's, carried by the sidecar
+        table = self.spec.parse(csv_bytes, self.date, member, layout_found)
         if self.redoing():  # the normalized and lake files stay until the new rows pass the rules too
             self.spec.validate(self.spec.to_canonical(table), self.date, member)
         with self.output().replacing(rows=lake.stage_rows, before_replace=self.invalidate) as path:

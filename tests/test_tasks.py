@@ -1,6 +1,7 @@
 """End to end through Luigi: a real HTTP download from the local NSE server to the Parquet lake."""
 import csv
 import io
+import json
 import os
 from datetime import date
 
@@ -13,6 +14,7 @@ from luigi_tasks import layout
 from luigi_tasks.lake import open_lake, read_stage
 from luigi_tasks.tasks import BhavcopyETL, DownloadBhavcopy, NormalizeBhavcopy, ParseBhavcopy, WriteParquet
 
+from tests.faults.fault_helpers import luigi_failures
 from tests.support import DATA
 from tests.nse_server import member_text, zip_bytes
 
@@ -128,6 +130,25 @@ def test_deleting_the_lake_file_reruns_write_parquet_alone(data_dir, nse_server,
     assert pq.read_table(lake_file).num_rows == rows
     assert len(nse_server.requests) == requests_before
     assert {p: p(data_dir, "cm", UDIFF_DAY).stat().st_mtime_ns for p in upstream} == stamps
+
+
+def test_the_parse_takes_the_layout_the_download_found_from_its_sidecar(data_dir, nse_server, run_tasks):
+    """The sidecar carries the format: a raw file whose sidecar names another layout is refused."""
+    assert run_tasks(BhavcopyETL(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
+    sidecar_path = layout.raw_sidecar_path(data_dir, "cm", UDIFF_DAY)
+    sidecar = json.loads(sidecar_path.read_text())
+    assert sidecar["format"] == "udiff"
+    assert read_stage(layout.staging_path(data_dir, "cm", UDIFF_DAY)).schema.metadata[b"source_format"] == b"udiff"
+    lake_bytes = layout.lake_path(data_dir, "cm", UDIFF_DAY).read_bytes()
+    sidecar_path.write_text(json.dumps({**sidecar, "format": "legacy"}))
+    layout.staging_path(data_dir, "cm", UDIFF_DAY).unlink()
+
+    with luigi_failures() as failed:
+        assert run_tasks(BhavcopyETL(date=UDIFF_DAY)).status == LuigiStatusCode.FAILED
+    ((family, error),) = failed
+    assert family == "ParseBhavcopy"
+    assert str(error).startswith(f"2025-06-18 {UDIFF_FILE[:-len('.zip')]}"), error
+    assert layout.lake_path(data_dir, "cm", UDIFF_DAY).read_bytes() == lake_bytes  # the lake is untouched
 
 
 def test_udiff_date_falls_back_to_legacy_route_on_404(data_dir, nse_server, run_tasks):
