@@ -53,8 +53,10 @@ def _pings_allowed():
             luigi.worker.fork_lock.acquire()
 
 
-def run(tasks: list, on_success=lambda task: None) -> list[tuple[luigi.Task, BaseException]]:
-    """Run `tasks` and what they require that is not done; return the (task, error) of each failure.
+def run(tasks: list, on_success=lambda task: None) -> tuple[list[tuple[luigi.Task, BaseException]], bool]:
+    """Run `tasks` and what they require that is not done.
+
+    Returns the (task, error) of each failure, and whether Luigi scheduled and ran all of it.
 
     No stage sends an e-mail of its own: the batch's single failure does, listing them all.
     """
@@ -70,14 +72,13 @@ def run(tasks: list, on_success=lambda task: None) -> list[tuple[luigi.Task, Bas
     try:
         with _pings_allowed(), luigi.worker.Worker(scheduler=scheduler, worker_processes=1,
                                                    send_failure_email=False) as worker:
-            for task in tasks:
-                worker.add(task)
-            worker.run()
+            scheduled = all([worker.add(task) for task in tasks])
+            ran = worker.run()
     finally:
         OneLineFailures.inside_batch = False
         luigi.Task.remove_event_handler(luigi.Event.FAILURE, failed)
         luigi.Task.remove_event_handler(luigi.Event.SUCCESS, on_success)
         if hasattr(scheduler, "close"):
             scheduler.close()
-    return failures
+    return failures, scheduled and ran
 

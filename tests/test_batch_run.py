@@ -119,3 +119,27 @@ def test_a_batch_parameter_reads_back_as_its_days():
     assert parameter.parse(parameter.serialize(days)) == days
     assert parameter.parse(DAYS[0].isoformat()) == DAYS[0]
     assert BhavcopyETL(date=days, load_to_clickhouse=False).dates == days
+
+
+def test_a_day_another_run_starts_redoing_after_its_stages_ran_is_not_a_failure(data_dir, run_tasks, luigi_config,
+                                                                                 caplog):
+    """Two runs of one day: when this run's stages are done and the other run's refetch has just
+    marked them to redo, this run did its part; the other finishes the day (no failure, no alert)."""
+    day = DAYS[-1]
+
+    def redo_begins(task):  # what another run's DownloadBhavcopy does when it replaces the raw file
+        if isinstance(task, DayTask) and task.task_family == "LoadClickHouse":
+            layout.loaded_marker_path(data_dir, "cm", day).unlink()
+
+    with NSEServer(mirror.build([day])) as server:
+        luigi_config("nse", "base_url", server.url)
+        luigi.Task.event_handler(luigi.Event.SUCCESS)(redo_begins)
+        try:
+            result = run_tasks(BhavcopyETL(date=day))
+        finally:
+            luigi.Task.remove_event_handler(luigi.Event.SUCCESS, redo_begins)
+        assert result.status == LuigiStatusCode.SUCCESS
+        assert "another run has since begun to redo LoadClickHouse(date=" in caplog.text
+        assert run_tasks(BhavcopyETL(date=day)).status == LuigiStatusCode.SUCCESS  # the redo, here
+        assert layout.loaded_marker_path(data_dir, "cm", day).exists()
+        assert lake_rows(data_dir) == clickhouse_rows() == expected_rows([day])
