@@ -111,8 +111,6 @@ def load(path: Path, get: Callable[[], bytes], now: datetime) -> HolidayList | N
         log.warning("NSE's holiday list could not be fetched (%s) and no cached copy exists; the calendar "
                     "uses exchange_calendars' XBOM alone", exc)
         return None
-    with AtomicLocalTarget(str(path)).temporary_path() as temp:
-        with open(temp, "w") as handle:
-            json.dump({"fetched_at": now.isoformat(timespec="seconds"), "url": API_PATH + "?type=trading",
-                       "body": body.decode()}, handle, indent=1)
+    AtomicLocalTarget(str(path)).write_json({"fetched_at": now.isoformat(timespec="seconds"),
+                                             "url": API_PATH + "?type=trading", "body": body.decode()})
     return parse(body)
