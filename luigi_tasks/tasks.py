@@ -153,12 +153,22 @@ class DownloadBhavcopy(DayTask):
         self.report(f"Checking {fetched.url} from {fetched.route} ({len(fetched.body):,} bytes)", 60)
         # a refetch that replaces a file the lake was built from proves the new one first
         checked = download.check(self.spec, self.date, fetched, nse().max_bytes, self.redoing(), copied_from)
+        if self._kept_already(fetched.body):  # another run of the day kept these very bytes meanwhile
+            logger.info("%s: another run kept the same file meanwhile; its later stages stand", self)
+            return
         with self.output().replacing(rows=lambda _: checked.rows, extra=lambda: checked.sidecar,
                                      before_replace=self.invalidate) as path:
             Path(path).write_bytes(fetched.body)
         if checked.sidecar["content"] == "zip" and self.spec.zipped:  # what the parse would unzip again
             handoff.keep(self.output().path, handoff.digest(fetched.body), (checked.member, checked.csv_bytes))
         self.report(f"Downloaded {checked.member} via {fetched.route}", 100)
+
+    def _kept_already(self, body: bytes) -> bool:
+        """The raw file is there, sealed, with these bytes: replacing it would only mark the later
+        stages, perhaps done by the other run already, to redo."""
+        target = self.output()
+        return target.exists() and target.problem(full=False) is None and \
+            target.read_seal().get("sha256") == handoff.digest(body)
 
     def _fetch(self) -> source.Fetched:
         try:

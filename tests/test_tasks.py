@@ -151,6 +151,18 @@ def test_the_parse_takes_the_layout_the_download_found_from_its_sidecar(data_dir
     assert layout.lake_path(data_dir, "cm", UDIFF_DAY).read_bytes() == lake_bytes  # the lake is untouched
 
 
+def test_a_download_that_meets_the_same_file_kept_by_another_run_leaves_the_day_done(data_dir, nse_server,
+                                                                                     run_tasks):
+    """Two runs of a day fetch at once; the one that finishes second finds the same bytes kept and
+    marks nothing to redo (its work() runs here after the other run's whole chain)."""
+    assert run_tasks(BhavcopyETL(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
+    records = [layout.raw_sidecar_path, layout.loaded_marker_path]
+    before = {p: p(data_dir, "cm", UDIFF_DAY).read_bytes() for p in records}
+    DownloadBhavcopy(date=UDIFF_DAY).work()  # past the run() guard, as when both runs started before either ended
+    assert {p: p(data_dir, "cm", UDIFF_DAY).read_bytes() for p in records} == before
+    assert BhavcopyETL(date=UDIFF_DAY).complete()
+
+
 def test_udiff_date_falls_back_to_legacy_route_on_404(data_dir, nse_server, run_tasks):
     """NSE served some days around the switch in the other layout: the second route is tried."""
     day = date(2024, 7, 5)
