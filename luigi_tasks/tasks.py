@@ -150,25 +150,26 @@ class DownloadBhavcopy(DayTask):
         self.report(f"Downloading {self.dataset} {self.date}", 0)
         shared = self._shared_raw()
         fetched, copied_from = shared if shared is not None else (self._fetch(), None)
+        digest = handoff.digest(fetched.body)
+        if self._kept_already(digest):  # another run of the day kept these very bytes meanwhile
+            logger.info("%s: another run kept the same file meanwhile; its later stages stand", self)
+            return
         self.report(f"Checking {fetched.url} from {fetched.route} ({len(fetched.body):,} bytes)", 60)
         # a refetch that replaces a file the lake was built from proves the new one first
         checked = download.check(self.spec, self.date, fetched, nse().max_bytes, self.redoing(), copied_from)
-        if self._kept_already(fetched.body):  # another run of the day kept these very bytes meanwhile
-            logger.info("%s: another run kept the same file meanwhile; its later stages stand", self)
-            return
         with self.output().replacing(rows=lambda _: checked.rows, extra=lambda: checked.sidecar,
                                      before_replace=self.invalidate) as path:
             Path(path).write_bytes(fetched.body)
         if checked.sidecar["content"] == "zip" and self.spec.zipped:  # what the parse would unzip again
-            handoff.keep(self.output().path, handoff.digest(fetched.body), (checked.member, checked.csv_bytes))
+            handoff.keep(self.output().path, digest, (checked.member, checked.csv_bytes))
         self.report(f"Downloaded {checked.member} via {fetched.route}", 100)
 
-    def _kept_already(self, body: bytes) -> bool:
-        """The raw file is there, sealed, with these bytes: replacing it would only mark the later
-        stages, perhaps done by the other run already, to redo."""
+    def _kept_already(self, digest: str) -> bool:
+        """The raw file is there, sealed, with these bytes (SHA-256 `digest`): replacing it would
+        only mark the later stages, perhaps done by the other run already, to redo. Asked before
+        the checks: those bytes passed them in the run that kept them."""
         target = self.output()
-        return target.exists() and target.problem(full=False) is None and \
-            target.read_seal().get("sha256") == handoff.digest(body)
+        return target.exists() and target.problem(full=False) is None and target.read_seal().get("sha256") == digest
 
     def _fetch(self) -> source.Fetched:
         try:
@@ -424,29 +425,34 @@ class BhavcopyETL(luigi.Task):
                 if all(day in done[name] or not day_requires(name, day, root) for name in probe_task.datasets)
                 and (checked is None or day in checked or not is_session(day) or day < DATASETS["actions"].starts)]
 
-    def stages(self, day: date) -> list:
-        """The day's last stage for each dataset that needs its chain, and its actions check."""
+    def _plan(self, day: date) -> tuple[list, list]:
+        """(the day's gates, its stage chains: the last stage of each dataset that needs its chain,
+        and the actions check), from one day_requires per dataset."""
         final = LoadClickHouse if self.load_to_clickhouse else WriteParquet
         root = storage().root
-        tasks = [final(date=day, dataset=name) for name in self.datasets if day_requires(name, day, root) is True]
+        gates, chains = [], []
+        for name in self.datasets:
+            needed = day_requires(name, day, root)
+            if needed is True:
+                chains.append(final(date=day, dataset=name))
+            else:
+                gates += needed
         if self.checks_actions and is_session(day) and day >= DATASETS["actions"].starts:
             from .actions_task import CheckActions
 
-            tasks.append(CheckActions(date=day, dataset="actions"))
-        return tasks
+            chains.append(CheckActions(date=day, dataset="actions"))
+        return gates, chains
+
+    def stages(self, day: date) -> list:
+        """The day's stage chains (what its run builds)."""
+        return self._plan(day)[1]
 
     def requires(self):
-        root = storage().root
-        gates = []
-        for day in self.dates:
-            for name in self.datasets:
-                needed = day_requires(name, day, root)
-                gates += [] if needed is True else needed
-        return gates
+        return [gate for day in self.dates for gate in self._plan(day)[0]]
 
     def complete(self):
-        return all(task.complete() for task in self.requires()) and \
-            all(task.complete() for day in self.dates for task in self.stages(day))
+        plans = [self._plan(day) for day in self.dates]
+        return all(task.complete() for gates, chains in plans for task in gates + chains)
 
     def run(self):
         chains = [task for day in self.dates for task in self.stages(day)]
