@@ -125,6 +125,10 @@ class clickhouse(EnvConfig):
     lock_timeout = luigi.FloatParameter(
         default=120.0, description="Seconds a load waits for another process to let go of the embedded engine"
     )
+    insert_rows = luigi.IntParameter(
+        default=500_000, description="Most rows in one insert: a batch's loads of days new to a table go in "
+                                     "together, in inserts of whole days up to this size (memory stays bounded)"
+    )
 
     def table_for(self, dataset: str) -> str:
         """The dataset's ClickHouse table: its own, unless `tables` names another."""

@@ -7,14 +7,24 @@ decoded again by the load (about 3 ms of a day's work, against ~15 ms for a bare
 An entry is keyed by the file's path and the SHA-256 of its bytes. The next stage still reads the
 file, and takes the kept value only for exactly the bytes that were written from it, so a file
 replaced since (another run, a redo, an edit) is decoded from disk as before. An entry goes when it
-is taken, and only the last few are kept, so memory stays bounded; a forked worker (`--workers 2`)
-has its own, mostly empty, and reads the files.
+is taken, and only the last KEEP_BYTES of values are kept, so memory stays bounded: a batch's loads
+run after all its writes (LoadClickHouse), so a batch's lake tables wait here for them (25 CM days
+are about 20 MB; F&O days, tens of MB each, beyond the bound are read back from disk). A forked
+worker (`--workers 2`) has its own, mostly empty, and reads the files.
 """
 import hashlib
 from collections import OrderedDict
 
-KEEP = 8  # entries: a batch runs each day's chain in turn, so the next stage finds its entry among these
-_kept: OrderedDict = OrderedDict()  # path -> (sha256 of the file's bytes, value)
+KEEP_BYTES = 256 * 2**20  # of the values kept: bytes, Arrow tables (their buffers) and tuples of them
+_kept: OrderedDict = OrderedDict()  # path -> (sha256 of the file's bytes, value, its size)
+
+
+def size_of(value) -> int:
+    if isinstance(value, tuple):
+        return sum(map(size_of, value))
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    return getattr(value, "nbytes", 0)
 
 
 def digest(data: bytes) -> str:
@@ -23,9 +33,9 @@ def digest(data: bytes) -> str:
 
 def keep(path, sha256: str, value) -> None:
     """Remember `value` (what the file at `path`, of these bytes, decodes to) for the next stage."""
-    _kept[str(path)] = (sha256, value)
+    _kept[str(path)] = (sha256, value, size_of(value))
     _kept.move_to_end(str(path))
-    while len(_kept) > KEEP:
+    while sum(entry[2] for entry in _kept.values()) > KEEP_BYTES and len(_kept) > 1:
         _kept.popitem(last=False)
 
 

@@ -86,23 +86,32 @@ def metric_name(task: DayTask, name: str) -> str:
 def _on_processing_time(task, seconds):
     name = DURATION_METRICS.get(task.task_family)
     if name and isinstance(task, DayTask):
-        _route(["metrics", task.date.isoformat(), {metric_name(task, name): round(seconds, 6)}])
+        for day in task.days:  # a batch of loads: each day its share
+            _route(["metrics", day.isoformat(), {metric_name(task, name): round(seconds / len(task.days), 6)}])
 
 
 @luigi.Task.event_handler(luigi.Event.SUCCESS)
 def _on_success(task):
     if isinstance(task, DayTask):
-        _route(["metrics", task.date.isoformat(), {metric_name(task, k): v for k, v in task.metrics.items()}])
+        _on_success_of(task, list(task.day_metrics()))
     elif isinstance(task, BhavcopyETL):
         for day in task.dates:
             _route(["finish", day.isoformat(), "success", None])
         _drain_if_forked()
 
 
+def _on_success_of(task: DayTask, days: list) -> None:
+    for day in days:
+        _route(["metrics", day.isoformat(), {metric_name(task, k): v for k, v in task.day_metrics()[day].items()}])
+
+
 @luigi.Task.event_handler(luigi.Event.FAILURE)
 def _on_failure(task, exception):
     if isinstance(task, DayTask):
-        _route(["finish", task.date.isoformat(), "failed", _error(task, exception)])
+        unfinished = task.unfinished_days()  # of a batch of loads, the days loaded before the failure are done
+        _on_success_of(task, [day for day in task.day_metrics() if day not in unfinished])
+        for day in unfinished:
+            _route(["finish", day.isoformat(), "failed", _error(task, exception)])
     elif isinstance(task, BhavcopyETL):
         # A day whose stage failed was finished by that failure; the batch's other days finish here,
         # as successes when their stages are done, so one bad day costs no other day its run.

@@ -12,3 +12,33 @@ class DatasetParameter(luigi.Parameter):
         if x not in DATASETS:
             raise ValueError(f"{x!r} is not a valid choice of dataset; known: {sorted(DATASETS)}")
         return x
+
+
+class DayOrDays(luigi.DateParameter):
+    """A trade date, or the tuple of dates Luigi's batching gives one run (batch_method): a BhavcopyETL
+    run's days, or the loads of a batch (LoadClickHouse)."""
+
+    def parse(self, s):
+        parts = s.split(",")
+        return tuple(super(DayOrDays, self).parse(part) for part in parts) if len(parts) > 1 else super().parse(s)
+
+    def normalize(self, value):
+        if isinstance(value, tuple):
+            return tuple(super(DayOrDays, self).normalize(day) for day in value)
+        return super().normalize(value)
+
+    def serialize(self, value):
+        if isinstance(value, tuple):
+            return ",".join(super(DayOrDays, self).serialize(day) for day in value)
+        return super().serialize(value)
+
+    def next_in_enumeration(self, value):
+        """Luigi's summary shows consecutive dates as a range; a batch's tuple is not one of them."""
+        return None if isinstance(value, tuple) else super().next_in_enumeration(value)
+
+
+def day_parameters(date_parameter=luigi.DateParameter, **date_options) -> tuple:
+    """A stage's (date, dataset) parameters, made in that order (Luigi orders a task's parameters, so
+    its name, by when they were made): LoadClickHouse makes its own, batched, date."""
+    return (date_parameter(description="Trade date, YYYY-MM-DD", **date_options),
+            DatasetParameter(default="cm", description="Which NSE file"))

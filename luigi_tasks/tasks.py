@@ -20,7 +20,7 @@ from .config import batch, clickhouse, nse, retries, storage
 from .datasets import DATASETS
 from .errors import BhavcopyError, ExplainedError, NoFileError
 from .gates import day_requires
-from .parameters import DatasetParameter
+from .parameters import DayOrDays, day_parameters
 from .run_calendar import default_trade_date, is_session, need, why
 from .targets import AtomicLocalTarget, SealedTarget, stage_target
 
@@ -35,14 +35,26 @@ def explained(exception) -> str | None:
 class DayTask(luigi.Task):
     """A stage of one dataset on one trading day."""
 
-    priority = 1  # above the day's checks (actions_task.CheckActions): Luigi runs the stages first
+    priority = 2  # above the loads (LoadClickHouse) and the day's checks (actions_task.CheckActions)
 
-    date = luigi.DateParameter(description="Trade date, YYYY-MM-DD")
-    dataset = DatasetParameter(default="cm", description="Which NSE file")
+    date, dataset = day_parameters()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.metrics: dict[str, float] = {}
+
+    @property
+    def days(self) -> tuple:
+        """The task's days: its date, or the dates Luigi batched into one run of it."""
+        return self.date if isinstance(self.date, tuple) else (self.date,)
+
+    def day_metrics(self) -> dict:
+        """What each day's MLflow run gets from this task (metrics.py)."""
+        return {self.date: self.metrics}
+
+    def unfinished_days(self) -> tuple:
+        """The days a failure of this task leaves not done: its one day, for a stage of one day."""
+        return self.days
 
     @functools.cached_property
     def root(self):
@@ -68,9 +80,10 @@ class DayTask(luigi.Task):
             self._targets[path_for] = make()
         return self._targets[path_for]
 
-    def target(self, path_for) -> AtomicLocalTarget:
-        return self._kept(path_for, lambda: AtomicLocalTarget(str(path_for(self.root, self.dataset, self.date)),
-                                                              root=self.root))
+    def target(self, path_for, day=None) -> AtomicLocalTarget:
+        day = self.date if day is None else day
+        return self._kept((path_for, day), lambda: AtomicLocalTarget(str(path_for(self.root, self.dataset, day)),
+                                                                     root=self.root))
 
     def sealed(self, path_for) -> SealedTarget:
         """The stage's data file with its seal, as `stages.STAGES` places it."""
@@ -276,75 +289,94 @@ class WriteParquet(DayTask):
 
 
 class LoadClickHouse(DayTask):
-    """Replace the day in ClickHouse by the lake's rows; the marker is written only once counts agree.
+    """Replace days in ClickHouse by the lake's rows; a day's marker is written only once its count agrees.
 
     The lake is the source of truth: a warehouse that is down fails this stage alone, and the
     next run loads whatever has no marker.
+
+    Loads run after every other stage of a batch (their priority is below the others'), so Luigi
+    hands out a batch's loads of a dataset as one run of this task (`batch_method` on the date),
+    and the days new to the table go in together: one insert of whole days, up to `[clickhouse]
+    insert_rows` rows. Each day still has its own marker, written as soon as its rows are checked.
     """
 
+    date, dataset = day_parameters(DayOrDays, batch_method=tuple)
+    priority = 1  # below the other stages (DayTask.priority), above the day's checks (CheckActions)
     resources = {"clickhouse": 1}  # one load at a time per scheduler; across processes, warehouse.exclusive_client
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.by_day: dict[date, dict] = {}
+
+    @functools.cached_property
+    def max_batch_size(self) -> int:
+        return batch().days
+
     def requires(self):
-        return WriteParquet(date=self.date, dataset=self.dataset)
+        writes = [WriteParquet(date=day, dataset=self.dataset) for day in self.days]
+        return writes if isinstance(self.date, tuple) else writes[0]
+
+    def marker(self, day: date) -> AtomicLocalTarget:
+        return self.target(layout.loaded_marker_path, day)
 
     def output(self):
-        return self.target(layout.loaded_marker_path)
+        markers = [self.marker(day) for day in self.days]
+        return markers if isinstance(self.date, tuple) else markers[0]
+
+    def day_metrics(self) -> dict:
+        return self.by_day
+
+    def unfinished_days(self) -> tuple:
+        return tuple(day for day in self.days if not self.marker(day).exists())
 
     def work(self):
-        started = time.perf_counter()
         settings = clickhouse()
-        lake_file = self.input()
-        data, seal, problem = lake_file.read_checked()
-        if problem:
-            raise BhavcopyError(self.date, lake_file.path, f"lake file not loaded: {problem}; "
-                                f"delete it to rebuild it from the normalized file")
-        rows = handoff.take(lake_file.path, seal["sha256"])  # the rows WriteParquet wrote these bytes from
-        rows = lake.read_table(data) if rows is None else rows
-        self.report(f"Loading {rows.num_rows} rows into ClickHouse", 0)
         table = settings.table_for(self.dataset)
         endpoint = warehouse.Endpoint(
             settings.host, settings.port, settings.user, settings.password, settings.secure,
             settings.chdb_path or str(layout.inside(self.root, layout.chdb_path(self.root))), settings.health_timeout,
             settings.lock_timeout,
         )
-        # The views over the loaded tables (actions, adjusted prices) follow each table's creation.
-        loaded = warehouse.replace_day(endpoint, settings.database, table, rows, self.date, self.spec.schema,
-                                       self.spec.order_by, self.spec.low_cardinality,
-                                       views=lambda client: adjust.ensure_views(client, settings))
-        marker = {
-            "date": self.date.isoformat(),
-            "rows": loaded,
-            "lake_file": lake_file.path,
-            "lake_sha256": seal["sha256"],
-            "table": f"{settings.database}.{table}",
-            "clickhouse": f"{settings.host}:{settings.port}" if settings.host else "embedded chdb",
-            "duration_seconds": round(time.perf_counter() - started, 6),
-        }
-        self.output().write_json(marker)
-        self.metrics["rows_loaded"] = loaded
-        self.report(f"Loaded {loaded:,} rows into {settings.database}.{table}", 100)
+        lake_files, problems = {}, []
 
+        def lake_rows():
+            for day in self.unfinished_days():  # a batch's day that another run has loaded since is left
+                lake_file = WriteParquet(date=day, dataset=self.dataset).output()
+                data, seal, problem = lake_file.read_checked()
+                if problem:
+                    problems.append(BhavcopyError(day, lake_file.path, f"lake file not loaded: {problem}; "
+                                                  "delete it to rebuild it from the normalized file"))
+                    continue
+                lake_files[day] = (lake_file.path, seal["sha256"])
+                rows = handoff.take(lake_file.path, seal["sha256"])  # the rows WriteParquet wrote these bytes from
+                yield day, lake.read_table(data) if rows is None else rows
 
-class DayOrDays(luigi.DateParameter):
-    """A trade date, or the tuple of dates Luigi's batching gives one BhavcopyETL run (batch_method)."""
+        for group in warehouse.insert_groups(lake_rows(), settings.insert_rows):
+            started = time.perf_counter()
+            self.report(f"Loading {sum(rows.num_rows for _, rows in group)} rows of {len(group)} day(s) into "
+                        f"ClickHouse", 0)
 
-    def parse(self, s):
-        parts = s.split(",")
-        return tuple(super(DayOrDays, self).parse(part) for part in parts) if len(parts) > 1 else super().parse(s)
+            def loaded(day, count):
+                path, sha256 = lake_files[day]
+                self.marker(day).write_json({
+                    "date": day.isoformat(),
+                    "rows": count,
+                    "lake_file": path,
+                    "lake_sha256": sha256,
+                    "table": f"{settings.database}.{table}",
+                    "clickhouse": f"{settings.host}:{settings.port}" if settings.host else "embedded chdb",
+                    "duration_seconds": round((time.perf_counter() - started) / len(group), 6),  # its share
+                })
+                self.by_day[day] = {"rows_loaded": count}
 
-    def normalize(self, value):
-        if isinstance(value, tuple):
-            return tuple(super(DayOrDays, self).normalize(day) for day in value)
-        return super().normalize(value)
-
-    def serialize(self, value):
-        if isinstance(value, tuple):
-            return ",".join(super(DayOrDays, self).serialize(day) for day in value)
-        return super().serialize(value)
-
-    def next_in_enumeration(self, value):
-        """Luigi's summary shows consecutive dates as a range; a batch's tuple is not one of them."""
-        return None if isinstance(value, tuple) else super().next_in_enumeration(value)
+            # The views over the loaded tables (actions, adjusted prices) follow each table's creation.
+            warehouse.replace_days(endpoint, settings.database, table, group, self.spec.schema, self.spec.order_by,
+                                   self.spec.low_cardinality, views=lambda client: adjust.ensure_views(client, settings),
+                                   loaded=loaded)
+        if problems:
+            raise problems[0] if len(problems) == 1 else ExplainedError("; ".join(map(str, problems)))
+        rows = sum(values["rows_loaded"] for values in self.by_day.values())
+        self.report(f"Loaded {rows:,} rows of {len(self.by_day)} day(s) into {settings.database}.{table}", 100)
 
 
 class LatestDueDate(DayOrDays):
@@ -464,7 +496,7 @@ class BhavcopyETL(luigi.Task):
                 self.report(f"{len(done)} stages done; last {task}")
 
         failures, finished = batch_run.run(chains, on_success=succeeded)
-        self.failed_days = {task.date for task, _ in failures if isinstance(task, DayTask)}
+        self.failed_days = {day for task, _ in failures if isinstance(task, DayTask) for day in task.unfinished_days()}
         missing = [task for task in chains if not task.complete()]
         if missing and finished and not failures:  # all ran; a run of the same days redoes one since
             logger.warning("%s: every stage ran, and another run has since begun to redo %s; that run "

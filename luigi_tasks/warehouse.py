@@ -1,4 +1,4 @@
-"""ClickHouse side of the pipeline: connect, create the table, replace one trade date.
+"""ClickHouse side of the pipeline: connect, create the table, replace trade dates.
 
 Pure module (no luigi, no mlflow): the Luigi task reads `config.clickhouse` and passes
 plain values in, so this can be tested against a real embedded engine (chdb).
@@ -6,8 +6,9 @@ plain values in, so this can be tested against a real embedded engine (chdb).
 Values always travel as server-side parameters (`{d:Date}`); identifiers cannot, so
 they are validated against a strict pattern and backtick-quoted before use.
 
-`replace_day` is a whole load: what has been checked (health, table, views) is remembered per
-process, so a long backfill pays for it once, not once a day.
+`replace_days` is a whole load of one or more days: what has been checked (health, table, views)
+is remembered per process, so a long backfill pays for it once, not once a day, and days new to
+the table go in together, in one insert.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import clickhouse_connect
 import pyarrow as pa
@@ -402,6 +403,16 @@ def count_day(client: Client, database: str, table: str, trade_date: dt.date) ->
     )
 
 
+def count_days(client: Client, database: str, table: str, days) -> dict[dt.date, int]:
+    """Rows ClickHouse holds for each of `days`, in one query."""
+    counts = dict.fromkeys(days, 0)
+    result = client.query(
+        f"SELECT trade_date, count() FROM {_quoted(database, table)} WHERE trade_date IN {{ds:Array(Date)}} "
+        "GROUP BY trade_date", parameters={"ds": list(counts)})
+    counts.update((day, int(count)) for day, count in result.result_rows)
+    return counts
+
+
 def _check_single_date(rows: pa.Table, trade_date: dt.date) -> None:
     if "trade_date" not in rows.column_names:
         raise ValueError(f"rows for {trade_date} have no trade_date column")
@@ -501,6 +512,59 @@ def load_day(client: Client, database: str, table: str, rows: pa.Table, trade_da
     return written
 
 
+def insert_groups(days: Iterable[tuple[dt.date, pa.Table]], max_rows: int) -> Iterator[list[tuple[dt.date, pa.Table]]]:
+    """(day, rows) pairs in groups of whole days, of at most `max_rows` rows (a bigger day alone): one
+    insert each, so a batch of F&O days (tens of thousands of rows each) stays bounded in memory."""
+    group, size = [], 0
+    for day, rows in days:
+        if group and size + rows.num_rows > max_rows:
+            yield group
+            group, size = [], 0
+        group.append((day, rows))
+        size += rows.num_rows
+    if group:
+        yield group
+
+
+def load_days(client: Client, database: str, table: str, days: list[tuple[dt.date, pa.Table]],
+              known: KnownDates | None = None) -> Iterator[tuple[dt.date, int]]:
+    """`load_day` for several days, yielding (day, rows it holds) as each is made exactly so.
+
+    The days the table does not hold yet go in together, in one insert (about 4 ms a day less on
+    the embedded engine than an insert each), checked by its own count with `known`, else by one
+    count per day after. A day already there is replaced alone, atomically (`load_day`). A failure
+    leaves the days yielded before it loaded.
+    """
+    for day, rows in days:
+        _check_single_date(rows, day)
+    if known is not None:
+        present = {day for day, _ in days if known.holds(client, database, table, day)}
+    else:
+        present = {day for day, count in count_days(client, database, table, [day for day, _ in days]).items() if count}
+    for day, rows in days:
+        if day in present:
+            yield day, load_day(client, database, table, rows, day, known)
+    new = [(day, rows) for day, rows in days if day not in present]
+    if not new:
+        return
+    expected = sum(rows.num_rows for _, rows in new)
+    span = f"{new[0][0]}" + (f" .. {new[-1][0]} ({len(new)} days)" if len(new) > 1 else "")
+    written = _insert(client, database, table, pa.concat_tables([rows for _, rows in new]))
+    if known is None:
+        counts = count_days(client, database, table, [day for day, _ in new])
+        wrong = [f"{counts[day]} rows for {day} after loading {rows.num_rows}"
+                 for day, rows in new if counts[day] != rows.num_rows]
+        if wrong:
+            raise WarehouseError(f"{database}.{table} holds {', '.join(wrong)}; "
+                                 "another writer may be loading the same date")
+    elif written != expected:
+        raise WarehouseError(f"{database}.{table}: the insert for {span} wrote {written} rows of {expected}")
+    for day, rows in new:
+        if known is not None:
+            known.loaded.add(day)
+        yield day, rows.num_rows
+
+
 class KnownDates:
     """What this process knows of the dates a table holds, when no other process can write it.
 
@@ -532,18 +596,22 @@ class KnownDates:
         return False
 
 
-def replace_day(endpoint: Endpoint, database: str, table: str, rows: pa.Table, trade_date: dt.date,
-                schema: pa.Schema, order_by=("trade_date", "symbol", "series"),
-                low_cardinality=("series", "source_format"),
-                views: Callable[[Client], object] | None = None) -> int:
-    """One load: connect, check and make the table (and `views`) once per process, `load_day`.
+def replace_days(endpoint: Endpoint, database: str, table: str, days: list[tuple[dt.date, pa.Table]],
+                 schema: pa.Schema, order_by=("trade_date", "symbol", "series"),
+                 low_cardinality=("series", "source_format"),
+                 views: Callable[[Client], object] | None = None,
+                 loaded: Callable[[dt.date, int], object] = lambda day, rows: None) -> None:
+    """One load of (day, rows) pairs: connect, check and make the table (and `views`) once per
+    process, then `load_days`, calling `loaded(day, rows held)` as each day is made so.
 
-    Returns the rows loaded. A load that fails after the table was made ready earlier in this
-    process is tried once more from the health check: the table may have been dropped or changed
+    A load that fails after the table was made ready earlier in this process is tried once more
+    from the health check, for the days not yet loaded: the table may have been dropped or changed
     since. A server (`endpoint.host`) may have other writers, so every load there is counted.
     """
-    _check_single_date(rows, trade_date)  # a bad day is refused before anything, and never retried
+    for day, rows in days:
+        _check_single_date(rows, day)  # a bad day is refused before anything, and never retried
     key = endpoint.ready_key(database, table)
+    left = dict(days)
     with exclusive_client(endpoint.host, endpoint.port, endpoint.user, endpoint.password, endpoint.secure,
                           endpoint.chdb_path, endpoint.connect_timeout, endpoint.lock_timeout) as client:
         retry = key in _ready
@@ -554,10 +622,28 @@ def replace_day(endpoint: Endpoint, database: str, table: str, rows: pa.Table, t
                 if views is not None:
                     views(client)
                 _ready[key] = None if endpoint.host else KnownDates.of(client, database, table)
-            try:
-                return load_day(client, database, table, rows, trade_date, known=_ready[key])
-            except Exception:
-                _ready.pop(key, None)
-                if not retry:
-                    raise
-                retry = False
+            progress = load_days(client, database, table, list(left.items()), known=_ready[key])
+            while True:
+                try:
+                    day, count = next(progress)
+                except StopIteration:
+                    return
+                except Exception:
+                    _ready.pop(key, None)
+                    if not retry:
+                        raise
+                    retry = False
+                    break
+                del left[day]
+                loaded(day, count)  # outside the try: a failure of the caller's is not the load's to retry
+
+
+def replace_day(endpoint: Endpoint, database: str, table: str, rows: pa.Table, trade_date: dt.date,
+                schema: pa.Schema, order_by=("trade_date", "symbol", "series"),
+                low_cardinality=("series", "source_format"),
+                views: Callable[[Client], object] | None = None) -> int:
+    """`replace_days` for one day; returns the rows loaded."""
+    counts = {}
+    replace_days(endpoint, database, table, [(trade_date, rows)], schema, order_by, low_cardinality, views,
+                 loaded=counts.__setitem__)
+    return counts[trade_date]

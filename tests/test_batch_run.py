@@ -20,16 +20,19 @@ DAYS = mirror.trading_days(6)  # three legacy days, then three UDiFF days
 
 @pytest.fixture
 def events():
-    """Which BhavcopyETL runs started (their dates) and which stages succeeded, in this process."""
-    seen = {"runs": [], "stages": []}
+    """Which BhavcopyETL runs started (their dates), which stages succeeded for which day, and the days
+    of each load that started (Luigi batches a batch's loads into one), in this process."""
+    seen = {"runs": [], "stages": [], "loads": []}
 
     def started(task):
         if isinstance(task, BhavcopyETL):
             seen["runs"].append(task.dates)
+        elif isinstance(task, DayTask) and task.task_family == "LoadClickHouse":
+            seen["loads"].append(task.days)
 
     def succeeded(task):
         if isinstance(task, DayTask):
-            seen["stages"].append((task.task_family, task.date))
+            seen["stages"] += [(task.task_family, day) for day in task.days]
 
     luigi.Task.event_handler(luigi.Event.START)(started)
     luigi.Task.event_handler(luigi.Event.SUCCESS)(succeeded)
@@ -64,6 +67,7 @@ def test_a_backfill_runs_its_days_in_batches_of_batch_days(data_dir, run_tasks, 
         assert sorted(len(dates) for dates in events["runs"]) == [2, 4]  # two runs, not six
         assert sorted(day for dates in events["runs"] for day in dates) == DAYS
         assert len(events["stages"]) == 5 * len(DAYS)
+        assert sorted(events["loads"]) == sorted(events["runs"])  # each run's days in one load: one insert
         assert lake_rows(data_dir) == clickhouse_rows() == expected_rows(DAYS)
 
         server.requests.clear()
@@ -143,3 +147,71 @@ def test_a_day_another_run_starts_redoing_after_its_stages_ran_is_not_a_failure(
         assert run_tasks(BhavcopyETL(date=day)).status == LuigiStatusCode.SUCCESS  # the redo, here
         assert layout.loaded_marker_path(data_dir, "cm", day).exists()
         assert lake_rows(data_dir) == clickhouse_rows() == expected_rows([day])
+
+
+def test_a_lake_file_that_fails_its_seal_fails_its_load_alone(data_dir, run_tasks, luigi_config, mlflow_store,
+                                                              events):
+    """A batch's loads run as one task: a day whose lake file no longer matches its seal is named and
+    left unloaded, and the batch's other days are loaded and marked, each with its MLflow run."""
+    luigi_config("batch", "days", "25")
+    luigi_config("tracking", "experiment", experiment := f"loads-{id(data_dir)}")
+    bad = DAYS[3]
+    lake_file = layout.lake_path(data_dir, "cm", bad)
+
+    def tamper(task):  # what a disk error leaves between the write and the load: same size, other bytes
+        if isinstance(task, DayTask) and task.task_family == "WriteParquet" and task.date == bad:
+            with open(lake_file, "r+b") as handle:
+                handle.seek(100)
+                byte = handle.read(1)
+                handle.seek(100)
+                handle.write(bytes([byte[0] ^ 0xFF]))
+
+    with NSEServer(mirror.build(DAYS)) as server:
+        luigi_config("nse", "base_url", server.url)
+        luigi.Task.event_handler(luigi.Event.SUCCESS)(tamper)
+        try:
+            result = run_tasks(backfill(DAYS))
+        finally:
+            luigi.Task.remove_event_handler(luigi.Event.SUCCESS, tamper)
+        assert result.status == LuigiStatusCode.FAILED
+        good = [day for day in DAYS if day != bad]
+        assert max(len(days) for days in events["loads"]) == len(DAYS)  # one load task for the batch's days
+        assert clickhouse_rows() == expected_rows(good)
+        assert [day for day in DAYS if layout.loaded_marker_path(data_dir, "cm", day).exists()] == good
+        for day in good:
+            (run,) = runs_of(mlflow_store, experiment, day)
+            assert (run.data.params["status"], run.data.metrics["rows_loaded"]) == ("success", expected_rows([day])[day])
+        runs = runs_of(mlflow_store, experiment, bad)
+        assert runs and all(run.data.params["status"] == "failed" for run in runs)
+        assert runs[0].data.params["error"].startswith(f"LoadClickHouse: {bad} {lake_file}: lake file not loaded: ")
+
+        lake_file.unlink()  # as the error says: rebuilt from the normalized file, then loaded
+        assert run_tasks(backfill(DAYS)).status == LuigiStatusCode.SUCCESS
+        assert lake_rows(data_dir) == clickhouse_rows() == expected_rows(DAYS)
+
+
+def test_a_lake_file_gone_before_the_batch_loads_leaves_its_loads_to_the_next_run(data_dir, run_tasks, luigi_config,
+                                                                                   events):
+    """Luigi checks every requirement of the batch's one load task before it runs: a lake file that
+    another run's redo removes meanwhile fails those loads, none half done, and the next run loads
+    every day."""
+    luigi_config("batch", "days", "25")
+    gone = DAYS[2]
+
+    def redo_begins(task):  # once every write is done, just before the loads
+        written = [day for family, day in events["stages"] if family == "WriteParquet"]
+        if isinstance(task, DayTask) and task.task_family == "WriteParquet" and len(written) == len(DAYS):
+            layout.lake_path(data_dir, "cm", gone).unlink()
+
+    with NSEServer(mirror.build(DAYS)) as server:
+        luigi_config("nse", "base_url", server.url)
+        luigi.Task.event_handler(luigi.Event.SUCCESS)(redo_begins)
+        try:
+            assert run_tasks(backfill(DAYS)).status == LuigiStatusCode.FAILED
+        finally:
+            luigi.Task.remove_event_handler(luigi.Event.SUCCESS, redo_begins)
+        assert [day for day in DAYS if layout.loaded_marker_path(data_dir, "cm", day).exists()] == []  # none loaded
+        server.requests.clear()
+        assert run_tasks(backfill(DAYS)).status == LuigiStatusCode.SUCCESS
+        assert server.requests == []  # the raw files were kept
+        assert lake_rows(data_dir) == clickhouse_rows() == expected_rows(DAYS)

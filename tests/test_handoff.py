@@ -18,11 +18,14 @@ def test_a_kept_value_is_taken_once_and_only_for_the_bytes_it_was_kept_for():
     assert handoff.take("/lake/a.parquet", handoff.digest(b"one")) is None  # taken: gone
 
 
-def test_only_the_last_few_values_are_kept():
-    for i in range(handoff.KEEP + 3):
-        handoff.keep(f"/raw/{i}.zip", handoff.digest(b"%d" % i), i)
-    assert [handoff.take(f"/raw/{i}.zip", handoff.digest(b"%d" % i)) for i in range(handoff.KEEP + 3)] == \
-        [None] * 3 + list(range(3, handoff.KEEP + 3))
+def test_only_the_last_values_within_keep_bytes_are_kept():
+    part = b"x" * (handoff.KEEP_BYTES // 4)
+    for i in range(6):
+        handoff.keep(f"/raw/{i}.zip", handoff.digest(b"%d" % i), ("member.csv", part))
+    assert [handoff.take(f"/raw/{i}.zip", handoff.digest(b"%d" % i)) is not None for i in range(6)] == \
+        [False, False, True, True, True, True]
+    handoff.keep("/raw/big.zip", handoff.digest(b"big"), part * 5)  # larger than the bound: kept alone
+    assert handoff.take("/raw/big.zip", handoff.digest(b"big")) == part * 5
 
 
 def test_a_lake_file_replaced_after_it_was_written_is_loaded_from_disk(data_dir, nse_server, run_tasks):

@@ -475,3 +475,62 @@ def test_what_another_process_loaded_while_the_engine_was_let_go_is_seen(tmp_pat
                             timeout=120, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["2993", "2993", str(udiff_rows(JUNE_19).num_rows)]
+
+
+# replace_days: a batch's loads, the days new to the table in one insert.
+
+def parts_of(client, database):
+    return sorted(client.query(f"SELECT min_date, max_date, rows FROM system.parts WHERE database = '{database}' "
+                               f"AND table = '{TABLE}' AND active").result_rows)
+
+
+def test_replace_days_inserts_the_new_days_together_and_replaces_a_day_present(client, database, endpoint,
+                                                                               june_18, june_19):
+    june_20 = dt.date(2025, 6, 20)
+    warehouse.replace_day(endpoint, database, TABLE, june_18, JUNE_18, CM_BHAVCOPY)
+    client.command(f"SYSTEM STOP MERGES `{database}`.`{TABLE}`")  # so the parts show how the rows went in
+    loaded = {}
+    warehouse.replace_days(endpoint, database, TABLE, [(JUNE_18, june_18.slice(0, 500)), (JUNE_19, june_19),
+                                                       (june_20, redated(june_19, june_20))],
+                           CM_BHAVCOPY, loaded=loaded.__setitem__)
+    assert loaded == {JUNE_18: 500, JUNE_19: june_19.num_rows, june_20: june_19.num_rows}
+    assert_holds(client, database, JUNE_18, june_18.slice(0, 500))
+    assert_holds(client, database, JUNE_19, june_19)
+    assert_holds(client, database, june_20, redated(june_19, june_20))
+    assert parts_of(client, database) == [(JUNE_18, JUNE_18, 500), (JUNE_19, june_20, 2 * june_19.num_rows)]
+
+
+def test_insert_groups_are_whole_days_of_at_most_max_rows(june_18):
+    days = [(dt.date(2025, 6, day), june_18.slice(0, size)) for day, size in ((2, 300), (3, 300), (4, 500), (5, 50))]
+    groups = list(warehouse.insert_groups(iter(days), 600))
+    assert [[day.day for day, _ in group] for group in groups] == [[2, 3], [4, 5]]  # 600, then 550
+    assert [[day.day for day, _ in group] for group in warehouse.insert_groups(iter(days), 450)] == [[2], [3], [4], [5]]
+    assert [[day.day for day, _ in group] for group in warehouse.insert_groups(iter(days), 100)] == [[2], [3], [4], [5]]
+    assert list(warehouse.insert_groups(iter([]), 100)) == []
+
+
+def test_a_failed_insert_keeps_the_day_replaced_before_it_and_loads_nothing_else(client, database, endpoint,
+                                                                                 june_18, june_19):
+    june_20 = dt.date(2025, 6, 20)
+    warehouse.replace_day(endpoint, database, TABLE, june_18, JUNE_18, CM_BHAVCOPY)
+    warehouse.forget_ready()  # a fresh process: no retry from the health check
+    unloadable = redated(june_19, june_20).append_column("not_a_column", pa.array([1] * june_19.num_rows))
+    loaded = {}
+    with pytest.raises(Exception, match="not_a_column"):
+        warehouse.replace_days(endpoint, database, TABLE, [(JUNE_18, june_18.slice(0, 500)), (JUNE_19, june_19),
+                                                           (june_20, unloadable)],
+                               CM_BHAVCOPY, loaded=loaded.__setitem__)
+    assert loaded == {JUNE_18: 500}
+    assert_holds(client, database, JUNE_18, june_18.slice(0, 500))
+    assert warehouse.count_days(client, database, TABLE, [JUNE_19, june_20]) == {JUNE_19: 0, june_20: 0}
+
+
+def test_a_server_load_of_several_days_counts_each_day(client, database, june_18, june_19):
+    """Without KnownDates (a shared server) each new day is counted after the one insert; engine Null
+    stands in for a table that loses rows."""
+    columns = ", ".join(f"`{name}` {ch_type}" for name, ch_type in warehouse.clickhouse_columns(CM_BHAVCOPY))
+    client.command(f"CREATE DATABASE `{database}`")
+    client.command(f"CREATE TABLE `{database}`.`{TABLE}` ({columns}) ENGINE = Null")
+    with pytest.raises(WarehouseError, match=f"holds 0 rows for 2025-06-18 after loading 2993, 0 rows for 2025-06-19 "
+                                             f"after loading {june_19.num_rows}; another writer"):
+        list(warehouse.load_days(client, database, TABLE, [(JUNE_18, june_18), (JUNE_19, june_19)]))

@@ -9,7 +9,7 @@
   `AtomicLocalTarget.temporary_path`, when the finished temporary file is about to be renamed
   onto that stage's target. The temporary file is first cut to half its size, so the kill
   leaves what a write interrupted halfway leaves: a hidden, partial `.name.tmp-N` file.
-- load: `warehouse.load_day` runs (ClickHouse has the rows), then the kill comes before the
+- load: `warehouse.load_days` loads a day (ClickHouse has the rows), then the kill comes before the
   load marker is written.
 
 `--report` prints one JSON line after the run: Luigi's exit code, the lake's rows for every
@@ -67,14 +67,15 @@ def kill_at_rename(pattern: str) -> None:
 def kill_after_load() -> None:
     from luigi_tasks import warehouse
 
-    real_load_day = warehouse.load_day
+    real_load_days = warehouse.load_days
 
-    def load_day_then_die(*args, **kwargs):
-        loaded = real_load_day(*args, **kwargs)
-        print(f"KILL-LAUNCHER: SIGKILL after loading {loaded} rows, before the marker", flush=True)
-        die()
+    def load_days_then_die(*args, **kwargs):
+        for day, loaded in real_load_days(*args, **kwargs):
+            print(f"KILL-LAUNCHER: SIGKILL after loading {loaded} rows for {day}, before the marker", flush=True)
+            die()
+        yield from ()
 
-    warehouse.load_day = load_day_then_die
+    warehouse.load_days = load_days_then_die
 
 
 def report() -> dict:
