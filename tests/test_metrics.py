@@ -228,9 +228,9 @@ def test_parallel_workers_record_every_date_with_all_its_metrics(tmp_path, mlflo
 
 # ---- the resident writer (`python -m luigi_tasks mlflow-writer`): a run that finds it starts no child ----
 
-def one_day_in_a_child(folder, server, uri, day, experiment, writer_socket, *options) -> subprocess.Popen:
+def one_day_in_a_child(folder, server, uri, day, experiment, writer_socket, *options, **settings) -> subprocess.Popen:
     """`luigi BhavcopyETL` for the day's lake, its log in `folder`/run.log, with `[tracking] writer_socket` set."""
-    env = child_env(folder, server, uri, MLFLOW_WRITER_SOCKET=str(writer_socket))
+    env = child_env(folder, server, uri, MLFLOW_WRITER_SOCKET=str(writer_socket), **settings)
     with open(folder / "run.log", "w") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "luigi", "--module", "luigi_tasks", "BhavcopyETL", "--date", day.isoformat(),
@@ -248,16 +248,19 @@ def lake_rows(folder, day) -> int:
     return pq.read_metadata(layout.lake_path(folder / "data", "cm", day)).num_rows
 
 
-def test_a_run_hands_its_mlflow_run_to_the_resident_writer(tmp_path, mlflow_store):
+def test_a_run_hands_its_mlflow_run_to_the_resident_writer_unless_told_not_to(tmp_path, mlflow_store):
     (day,) = mirror.trading_days(2)[-1:]
     experiment, path = f"resident-{time.time_ns()}", tmp_path / "writer.sock"
     with NSEServer(mirror.build([day])) as server, running_mlflow_writer(path) as writer:
         log = finished(one_day_in_a_child(tmp_path / "run", server, mlflow_store, day, experiment, path), tmp_path / "run")
+        off = finished(one_day_in_a_child(tmp_path / "off", server, mlflow_store, day, experiment, path,
+                                          MLFLOW_RESIDENT_WRITER="false"), tmp_path / "off")
         assert writer.poll() is None
     ((count, status, values),) = recorded(mlflow_store, experiment, [day]).values()
-    assert (count, status, values["rows_written"]) == (1, "FINISHED", 2993) and STAGE_METRICS <= set(values)
+    assert (count, status, values["rows_written"]) == (2, "FINISHED", 2993) and STAGE_METRICS <= set(values)
     assert f"MLflow runs are written by the resident writer at {path}" in log
     assert "written by a child process" not in log
+    assert "MLflow runs are written by a child process" in off and "resident" not in off
     served = [line for line in Path(f"{path}.log").read_text().splitlines() if "records" in line]
     assert served == ["mlflow-writer: 2 records from one connection, 1 runs written"]  # the warm-up and the run
 
