@@ -192,16 +192,19 @@ def say(text: str) -> None:
 
 
 def serve(path: str) -> None:
-    """Import MLflow once, then answer every connection to the socket at `path` until SIGTERM."""
-    from mlflow.tracking import MlflowClient  # noqa: F401 - imported before the first run connects
+    """Answer every connection to the socket at `path` until SIGTERM, MLflow imported once.
+
+    The socket is taken first, so that a second writer is refused at once; a run that connects
+    while MLflow is imported waits for its answers, as it would for a child's."""
+    server = _listen(path)
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: _stop(server, 0))
+    from mlflow.tracking import MlflowClient  # noqa: F401 - imported before the first run is read
 
     try:  # the sqlite store's module (0.6 s) too; a store is still opened only by the first run that needs it
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
     except ImportError:
         pass
-    server = _listen(path)
-    for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, lambda *_: _stop(server, 0))
     say(f"listening on {path}")
     server.serve_forever()
 
