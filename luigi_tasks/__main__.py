@@ -6,6 +6,7 @@ adopt: seal the files of days written before seals existed (once, after an upgra
 migrate-lake: move a lake with zero-padded partitions (month=06) to the unpadded layout.
 actions --check: every split, bonus and consolidation in the lake against the prices around its
 ex-date, and every large overnight gap no action explains; exit 1 if any contradicts or is unexplained.
+mlflow-writer: the resident MLflow writer (mlflow_writer.py --serve) on `[tracking] writer_socket`.
 """
 import argparse
 import sys
@@ -53,7 +54,12 @@ def main(argv=None) -> int:
                          help="list every action's price check and every unexplained gap")
     actions.add_argument("--start", type=date.fromisoformat, help="first ex-date, YYYY-MM-DD; default: the lake's first")
     actions.add_argument("--stop", type=date.fromisoformat, help="end date, exclusive; default: after the lake's last")
+    writer = commands.add_parser("mlflow-writer", help="keep an MLflow writer resident: runs find it on its socket "
+                                                       "and skip MLflow's import")
+    writer.add_argument("--socket", help="Unix socket to listen on; default: [tracking] writer_socket")
     args = parser.parse_args(argv)
+    if args.command == "mlflow-writer":
+        return _mlflow_writer(args.socket)
     if args.command == "actions":
         return _check_actions(args.start, args.stop)
 
@@ -112,6 +118,21 @@ def _migrate_lake(root, datasets) -> int:
         print("\n".join([*notes, f"{dataset}: {moved} lake files moved, {len(notes)} left in place"]))
         left += len(notes)
     return 1 if left else 0
+
+
+def _mlflow_writer(path: str | None) -> int:
+    """Becomes the writer (same PID, for systemd and whoever stops it), without Luigi in memory."""
+    import os
+    from pathlib import Path
+
+    from . import mlflow_writer
+    from .config import tracking
+
+    path = path or tracking().socket_path
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    argv, env = mlflow_writer.command("--serve", path)
+    sys.stdout.flush()
+    os.execve(argv[0], argv, env)
 
 
 def _check_actions(start: date | None, stop: date | None) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 import luigi
 from luigi.parameter import ParameterVisibility
 
+from . import layout
 from .datasets import DATASETS
 from .stages import STAGE_LIST
 
@@ -173,7 +174,8 @@ class calendar(luigi.Config):
 class tracking(EnvConfig):
     """Where run metrics go (metrics.py). MLflow being down never fails or stalls a run."""
 
-    env_vars = {"uri": "MLFLOW_TRACKING_URI", "enabled": "MLFLOW_ENABLED"}
+    env_vars = {"uri": "MLFLOW_TRACKING_URI", "enabled": "MLFLOW_ENABLED",
+                "resident_writer": "MLFLOW_RESIDENT_WRITER", "writer_socket": "MLFLOW_WRITER_SOCKET"}
     enabled = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
                                   description="Send run metrics to MLflow (env MLFLOW_ENABLED)")
     uri = luigi.Parameter(default="", description="MLflow store; empty means sqlite:///DATA_DIR/mlflow.db "
@@ -183,6 +185,16 @@ class tracking(EnvConfig):
     request_retries = luigi.IntParameter(default=0, description="MLflow HTTP retries; its default blocks ~4 min")
     drain_timeout = luigi.FloatParameter(default=60.0, description="Seconds a finished run may wait at exit "
                                                                    "for queued MLflow runs to be written")
+    resident_writer = luigi.BoolParameter(
+        default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
+        description="Hand runs to a resident writer (`python -m luigi_tasks mlflow-writer`) when one listens "
+                    "on writer_socket; else, or when false, a child process writes them (env MLFLOW_RESIDENT_WRITER)")
+    writer_socket = luigi.Parameter(default="", description="The resident writer's Unix socket; empty means "
+                                                            "DATA_DIR/mlflow-writer.sock (env MLFLOW_WRITER_SOCKET)")
+
+    @property
+    def socket_path(self) -> str:
+        return self.writer_socket or str(layout.mlflow_writer_socket(storage().root))
 
 
 class batch(luigi.Config):

@@ -77,6 +77,10 @@ def mlflow_path(root: Path) -> Path:
     return root / "mlflow.db"
 
 
+def mlflow_writer_socket(root: Path) -> Path:
+    return root / "mlflow-writer.sock"
+
+
 def inside(root: Path, path) -> Path:
     """`path`, once no symlink along it (dangling or not) leads out of `root`; every write under
     DATA_DIR asks here first. `root` itself may be a symlink: it is where the data lives."""

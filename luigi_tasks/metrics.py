@@ -13,18 +13,21 @@ most PIPE_BUF bytes (so lines of several children never interleave, and a write 
 lock), and a thread of the scheduling process applies them in order. With one worker nothing
 forks, and events are applied where they fire.
 
-MLflow is never a point of failure: runs are written by a child process (mlflow_writer.py), so
-a task never waits on MLflow; its requests are bounded (timeout, no retries), after the first
+MLflow is never a point of failure: runs are written by another process (mlflow_writer.py: a
+resident writer when one listens on `[tracking] writer_socket`, else a child), so a task never
+waits on MLflow; its requests are bounded (timeout, no retries), after the first
 failure it drops the rest with one warning, and at exit it gets `[tracking] drain_timeout`
 seconds to finish.
 """
 import atexit
+import collections
 import json
 import logging
 import multiprocessing
 import os
 import queue
 import select
+import socket
 import subprocess
 import sys
 import threading
@@ -33,7 +36,7 @@ from datetime import date
 
 import luigi
 
-from . import config, layout
+from . import config, layout, mlflow_writer
 from .datasets import DATASETS
 from .errors import OutsideDataDirError
 from .masking import mask_secrets
@@ -250,14 +253,12 @@ def _store() -> dict:
     return {
         "uri": uri,
         "uri_shown": redact(uri),
+        "cwd": os.getcwd(),  # a resident writer runs elsewhere: a relative URI means what it means here
         "experiment": settings.experiment,
         # MLflow's own variables win, as everywhere else in MLflow
         "http_timeout": os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or str(settings.request_timeout),
         "http_retries": os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES") or str(settings.request_retries),
     }
-
-
-_warmed: set = set()  # (pid, writer's pid): a writer this process has told to get ready
 
 
 def _warm() -> None:
@@ -268,7 +269,7 @@ def _warm() -> None:
     task). A store first used later in the process (tests) is opened by its first run instead.
     Only where runs are written: a forked worker sends its events to the scheduling process.
     """
-    if _current and (os.getpid(), _current[0].process.pid) in _warmed:
+    if _current and _current[0].warmed == os.getpid():
         return
     if not config.tracking().enabled or _channel.get("pid", os.getpid()) != os.getpid():
         return
@@ -277,7 +278,7 @@ def _warm() -> None:
     except OutsideDataDirError:
         return  # said once per run, by log_run
     writer = _writer()
-    _warmed.add((os.getpid(), writer.process.pid))
+    writer.warmed = os.getpid()
     writer.send({**store, "warm": True})
 
 
@@ -299,60 +300,83 @@ def log_run(day: date, params: dict[str, str], metrics: dict[str, float], status
 
 
 class _Writer:
-    """A `mlflow_writer.py` child fed by a thread, so neither MLflow nor a full pipe can block a task.
-
-    The child answers one line per record handled, which is how `flush` knows it is done.
+    """The MLflow writer this process feeds from a thread, so neither MLflow nor a full pipe can block
+    a task: a resident one (`python -m luigi_tasks mlflow-writer`) when its socket answers, else a
+    `mlflow_writer.py` child. Either answers one line per record handled, which is how `flush` knows
+    it is done; other lines are a resident writer's warnings, logged here.
     """
 
     def __init__(self):
-        # -P: the script's folder (this package) must not shadow modules MLflow imports.
-        self.process = subprocess.Popen(
-            [sys.executable, "-P", os.path.join(os.path.dirname(__file__), "mlflow_writer.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": os.environ.get("MLFLOW_DISABLE_TELEMETRY", "true")},
-        )
+        self.owner, self.process, self.gone, self.warmed = os.getpid(), None, False, None
+        self.socket = _resident_writer()
+        if self.socket:
+            self.input, self.output = (self.socket.makefile(mode, encoding="utf-8") for mode in ("w", "r"))
+            logger.info("MLflow runs are written by the resident writer at %s", self.socket.getpeername())
+        else:
+            argv, env = mlflow_writer.command()
+            self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+            self.input, self.output = self.process.stdin, self.process.stdout
+            logger.info("MLflow runs are written by a child process (mlflow_writer.py)")
         self.queue: queue.Queue = queue.Queue()
-        self.sent = self.done = 0
+        self.unanswered: collections.deque[bool] = collections.deque()  # per record sent: is it a run
         self.changed = threading.Condition()
         for target in (self._feed, self._count_answers):
             threading.Thread(target=target, name=f"mlflow-writer{target.__name__}", daemon=True).start()
 
+    def alive(self) -> bool:
+        return self.owner == os.getpid() and not self.gone and (self.process is None or self.process.poll() is None)
+
     def _feed(self):
         try:
             while (record := self.queue.get()) is not None:
-                self.process.stdin.write(json.dumps(record) + "\n")
-                self.process.stdin.flush()
+                self.input.write(json.dumps(record) + "\n")
+                self.input.flush()
         except (OSError, ValueError) as exc:
             logger.warning("MLflow writer stopped (%s); later runs are not recorded", exc)
         finally:
             try:
-                self.process.stdin.close()
+                self.input.close()
+                if self.socket:
+                    self.socket.shutdown(socket.SHUT_WR)  # the end of input, also for forks holding the socket
             except OSError:
                 pass
 
     def _count_answers(self):
-        for _ in self.process.stdout:
-            with self.changed:
-                self.done += 1
-                self.changed.notify_all()
-        with self.changed:  # the child is gone: nothing more will be written
-            self.done = self.sent
+        try:
+            for line in self.output:
+                if line.strip() != "done":
+                    logger.warning("%s", line.rstrip())
+                    continue
+                with self.changed:
+                    if self.unanswered:
+                        self.unanswered.popleft()
+                    self.changed.notify_all()
+        except OSError:
+            pass
+        with self.changed:  # the writer is gone: nothing more will be written
+            self.gone = True
+            lost = sum(self.unanswered)
+            self.unanswered.clear()
             self.changed.notify_all()
+        if lost:
+            logger.warning("MLflow writer stopped; %d runs are not recorded", lost)
 
     def send(self, record: dict) -> None:
         with self.changed:
-            self.sent += 1
+            self.unanswered.append(not record.get("warm"))
         self.queue.put(record)
 
     def flush(self, seconds: float) -> bool:
         with self.changed:
-            return self.changed.wait_for(lambda: self.done >= self.sent, timeout=seconds)
+            return self.changed.wait_for(lambda: not self.unanswered, timeout=seconds)
 
     def close(self, seconds: float) -> None:
         if not self.flush(seconds):
             logger.warning("MLflow writer did not finish within %s s; %d runs are not recorded",
-                           seconds, self.sent - self.done)
+                           seconds, sum(self.unanswered))
         self.queue.put(None)
+        if self.socket:
+            return  # the resident writer stays; the feeding thread ends this connection
         try:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
@@ -360,11 +384,29 @@ class _Writer:
             self.process.wait()
 
 
+def _resident_writer() -> socket.socket | None:
+    """A connection to the resident writer, if one listens on `[tracking] writer_socket`."""
+    settings = config.tracking()
+    if not settings.resident_writer:
+        return None
+    path = settings.socket_path
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.settimeout(2)
+    try:
+        connection.connect(path)
+    except OSError as exc:  # none there, or a socket file left by one that was killed
+        connection.close()
+        logger.debug("No resident MLflow writer at %s (%s)", path, exc)
+        return None
+    connection.settimeout(None)
+    return connection
+
+
 _current: list[_Writer] = []
 
 
 def _writer() -> _Writer:
-    if not _current or _current[0].process.poll() is not None:
+    if not _current or not _current[0].alive():
         _current[:] = [_Writer()]
     return _current[0]
 

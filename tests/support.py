@@ -1,5 +1,5 @@
 """What tests and bench/ share besides the NSE emulator (tests/nse_server.py): the fixture files,
-free ports and a real luigid on 127.0.0.1."""
+free ports, a real luigid on 127.0.0.1 and a real resident MLflow writer."""
 import contextlib
 import json
 import os
@@ -63,3 +63,30 @@ def luigid_api(url: str, method: str, **data) -> str:
     query = urllib.parse.urlencode({"data": json.dumps(data)})
     with urllib.request.urlopen(f"{url}/api/{method}?{query}", timeout=5) as answer:
         return answer.read().decode()
+
+
+@contextlib.contextmanager
+def running_mlflow_writer(socket_path: Path, env: dict | None = None):
+    """A real resident MLflow writer (`python -m luigi_tasks mlflow-writer`) on `socket_path`, once it
+    listens; its stderr goes to `<socket_path>.log`. Yields the process; stops it by its PID afterwards."""
+    log = Path(f"{socket_path}.log")
+    with open(log, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "luigi_tasks", "mlflow-writer", "--socket", str(socket_path)],
+                                   cwd=Path(__file__).parent.parent, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 60
+        while "listening on" not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the resident MLflow writer did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.05)
+        yield process
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+            os.kill(process.pid, signal.SIGCONT)  # a test may have stopped it
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+

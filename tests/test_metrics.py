@@ -1,12 +1,15 @@
 """MLflow tracking from Luigi's events, against a real MLflow store."""
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from luigi.execution_summary import LuigiStatusCode
 from mlflow.tracking import MlflowClient
@@ -17,7 +20,7 @@ from luigi_tasks.routes import UDIFF_FROM
 from luigi_tasks.tasks import BhavcopyETL
 
 from tests.nse_server import NSEServer
-from tests.support import free_port
+from tests.support import free_port, running_mlflow_writer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -158,15 +161,22 @@ api_min_interval = 0
 """
 
 
-def backfill_in_a_child(folder, server, uri, workers: int, days, one_task: bool = False):
-    """`luigi RangeDaily` over the days (or, `one_task`, BhavcopyETL for the one day), as an operator
-    runs it, with its own DATA_DIR and chdb folder."""
+def child_env(folder, server, uri, **settings) -> dict:
+    """The environment of a `luigi` command as an operator runs it: its own luigi.cfg, DATA_DIR and
+    chdb folder under `folder`, and nothing of this test process's settings but `settings`."""
     folder.mkdir()
     (folder / "luigi.cfg").write_text(CHILD_CONFIG)
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("CLICKHOUSE_", "MLFLOW_", "CHDB_", "LUIGI_", "NSE_")) and name != "DATA_DIR"}
     env.update(DATA_DIR=str(folder / "data"), NSE_BASE_URL=server.url, NSE_WEB_URL=server.url,
-               MLFLOW_TRACKING_URI=uri, LUIGI_CONFIG_PATH=str(folder / "luigi.cfg"))
+               MLFLOW_TRACKING_URI=uri, LUIGI_CONFIG_PATH=str(folder / "luigi.cfg"), **settings)
+    return env
+
+
+def backfill_in_a_child(folder, server, uri, workers: int, days, one_task: bool = False):
+    """`luigi RangeDaily` over the days (or, `one_task`, BhavcopyETL for the one day), as an operator
+    runs it, with its own DATA_DIR and chdb folder."""
+    env = child_env(folder, server, uri)
     experiment = f"workers-{workers}-{time.time_ns()}"
     completed = subprocess.run(
         [sys.executable, "-m", "luigi", "--module", "luigi_tasks",
@@ -214,3 +224,81 @@ def test_parallel_workers_record_every_date_with_all_its_metrics(tmp_path, mlflo
     counts = {name for name in LOADED_METRICS if not name.endswith(("_seconds", "_mb"))}
     assert {day: {n: v[n] for n in counts} for day, (_, _, v) in two.items()} == \
            {day: {n: v[n] for n in counts} for day, (_, _, v) in one.items()}
+
+
+# ---- the resident writer (`python -m luigi_tasks mlflow-writer`): a run that finds it starts no child ----
+
+def one_day_in_a_child(folder, server, uri, day, experiment, writer_socket, *options, **settings) -> subprocess.Popen:
+    """`luigi BhavcopyETL` for the day's lake, its log in `folder`/run.log, with `[tracking] writer_socket` set."""
+    env = child_env(folder, server, uri, MLFLOW_WRITER_SOCKET=str(writer_socket), **settings)
+    with open(folder / "run.log", "w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "luigi", "--module", "luigi_tasks", "BhavcopyETL", "--date", day.isoformat(),
+             "--load-to-clickhouse", "false", "--tracking-experiment", experiment, "--local-scheduler", *options],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def finished(run: subprocess.Popen, folder) -> str:
+    """The run's log, once it has exited 0."""
+    assert run.wait(timeout=300) == 0, (folder / "run.log").read_text()[-3000:]
+    return (folder / "run.log").read_text()
+
+
+def lake_rows(folder, day) -> int:
+    return pq.read_metadata(layout.lake_path(folder / "data", "cm", day)).num_rows
+
+
+def test_a_run_hands_its_mlflow_run_to_the_resident_writer_unless_told_not_to(tmp_path, mlflow_store):
+    (day,) = mirror.trading_days(2)[-1:]
+    experiment, path = f"resident-{time.time_ns()}", tmp_path / "writer.sock"
+    with NSEServer(mirror.build([day])) as server, running_mlflow_writer(path) as writer:
+        log = finished(one_day_in_a_child(tmp_path / "run", server, mlflow_store, day, experiment, path), tmp_path / "run")
+        off = finished(one_day_in_a_child(tmp_path / "off", server, mlflow_store, day, experiment, path,
+                                          MLFLOW_RESIDENT_WRITER="false"), tmp_path / "off")
+        assert writer.poll() is None
+    ((count, status, values),) = recorded(mlflow_store, experiment, [day]).values()
+    assert (count, status, values["rows_written"]) == (2, "FINISHED", 2993) and STAGE_METRICS <= set(values)
+    assert f"MLflow runs are written by the resident writer at {path}" in log
+    assert "written by a child process" not in log
+    assert "MLflow runs are written by a child process" in off and "resident" not in off
+    served = [line for line in Path(f"{path}.log").read_text().splitlines() if "records" in line]
+    assert served == ["mlflow-writer: 2 records from one connection, 1 runs written"]  # the warm-up and the run
+
+
+def test_a_stale_writer_socket_falls_back_to_a_child_quietly(tmp_path, mlflow_store):
+    (day,) = mirror.trading_days(2)[-1:]
+    experiment, path = f"stale-{time.time_ns()}", tmp_path / "writer.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as left:  # bound, never listened: as a killed writer leaves it
+        left.bind(str(path))
+    with NSEServer(mirror.build([day])) as server:
+        log = finished(one_day_in_a_child(tmp_path / "run", server, mlflow_store, day, experiment, path,
+                                          "--log-level", "DEBUG"), tmp_path / "run")
+    ((count, status, values),) = recorded(mlflow_store, experiment, [day]).values()
+    assert (count, status, values["rows_written"]) == (1, "FINISHED", 2993)
+    assert "MLflow runs are written by a child process" in log and f"No resident MLflow writer at {path}" in log
+    assert not [line for line in log.splitlines() if "WARNING" in line and "writer" in line]
+
+
+def test_a_resident_writer_killed_mid_run_costs_its_run_not_the_data_nor_a_hang(tmp_path, mlflow_store):
+    """The writer is stopped (SIGSTOP) before the run connects, so the run's records are surely in flight
+    when it is killed: the run notices, warns and leaves, without waiting out its drain timeout."""
+    (day,) = mirror.trading_days(2)[-1:]
+    experiment, path, folder = f"killed-{time.time_ns()}", tmp_path / "writer.sock", tmp_path / "run"
+    with NSEServer(mirror.build([day])) as server, running_mlflow_writer(path) as writer:
+        os.kill(writer.pid, signal.SIGSTOP)
+        run = one_day_in_a_child(folder, server, mlflow_store, day, experiment, path, "--tracking-drain-timeout", "120")
+        try:
+            deadline = time.monotonic() + 120
+            while (folder / "run.log").read_text().count("===== Luigi Execution Summary =====") < 2:  # the run is queued
+                assert run.poll() is None and time.monotonic() < deadline, (folder / "run.log").read_text()[-3000:]
+                time.sleep(0.05)
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.wait()
+            log = finished(run, folder)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    assert lake_rows(folder, day) == 2993
+    assert "MLflow writer stopped; 1 runs are not recorded" in log and "did not finish within" not in log
+    assert recorded(mlflow_store, experiment, [day])[day][0] == 0

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 UNIT_DIR = Path(__file__).resolve().parent.parent / "systemd"
-SERVICES = ("luigid.service", "bhavcopy-etl.service")
+SERVICES = ("luigid.service", "bhavcopy-etl.service", "mlflow-writer.service")
 TIMER = "bhavcopy-etl.timer"
 UNITS = (*SERVICES, TIMER)
 
@@ -189,7 +189,7 @@ def test_etl_service_settings():
     assert "DATA_DIR=/var/lib/nse-bhavcopy" in s["Environment"]
     assert "TimeoutStartSec" in s
     unit = svc["Unit"]
-    for dep in ("luigid.service", "network-online.target"):
+    for dep in ("luigid.service", "network-online.target", "mlflow-writer.service"):
         assert any(dep in v.split() for v in unit["Wants"]), dep
         assert any(dep in v.split() for v in unit["After"]), dep
 
@@ -205,6 +205,21 @@ def test_luigid_service_settings():
     # Persisted in the unit's StateDirectory (%S = /var/lib for system units).
     (state_dir,) = s["StateDirectory"]
     assert state == f"%S/{state_dir}/luigi-state.pickle"
+
+
+def test_mlflow_writer_service_shares_the_runs_user_and_data():
+    """The run connects to a 0600 socket in its DATA_DIR: same dynamic user, same state directory."""
+    writer = parse_unit(UNIT_DIR / "mlflow-writer.service")["Service"]
+    etl = parse_unit(UNIT_DIR / "bhavcopy-etl.service")["Service"]
+    for key in ("DynamicUser", "User", "StateDirectory", "WorkingDirectory"):
+        assert writer[key] == etl[key], key
+    assert writer["User"] == ["nse-bhavcopy"] and writer["Restart"] == ["on-failure"]
+    env = {value.split("=", 1)[0]: value.split("=", 1)[1] for value in writer["Environment"]}
+    assert {k: env[k] for k in ("DATA_DIR", "LUIGI_CONFIG_PATH")} == \
+           {k: v for value in etl["Environment"] for k, v in [value.split("=", 1)] if k in ("DATA_DIR", "LUIGI_CONFIG_PATH")}
+    (cmd,) = writer["ExecStart"]
+    assert cmd.split()[1:] == ["python", "-m", "luigi_tasks", "mlflow-writer"]
+    assert "AF_UNIX" in writer["RestrictAddressFamilies"][0].split()
 
 
 @pytest.mark.parametrize("name", SERVICES)
