@@ -99,7 +99,7 @@ def run_range(days: list[date], datasets: list[str], work: Path, args) -> dict:
         start, stop = days[0].isoformat(), (days[-1] + timedelta(days=1)).isoformat()
         luigi_cmd = [sys.executable, "-m", "luigi", "--module", "luigi_tasks", "RangeDaily", "--of", "BhavcopyETL",
                      "--start", start, "--stop", stop, "--BhavcopyETL-datasets", json.dumps(datasets),
-                     "--local-scheduler", "--log-level", "WARNING", "--workers", str(args.workers)]
+                     "--local-scheduler", "--no-lock", "--log-level", "WARNING", "--workers", str(args.workers)]
 
         backfill_s, backfill_rss, backfill = timed(luigi_cmd, env, args.timeout)
         lake = work / "pipeline" / "lake"

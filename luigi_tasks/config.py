@@ -127,7 +127,7 @@ class clickhouse(EnvConfig):
         default=120.0, description="Seconds a load waits for another process to let go of the embedded engine"
     )
     insert_rows = luigi.IntParameter(
-        default=500_000, description="Most rows in one insert: a batch's loads of days new to a table go in "
+        default=100_000, description="Most rows in one insert: a batch's loads of days new to a table go in "
                                      "together, in inserts of whole days up to this size (memory stays bounded)"
     )
 

@@ -9,13 +9,13 @@ file, and takes the kept value only for exactly the bytes that were written from
 replaced since (another run, a redo, an edit) is decoded from disk as before. An entry goes when it
 is taken, and only the last KEEP_BYTES of values are kept, so memory stays bounded: a batch's loads
 run after all its writes (LoadClickHouse), so a batch's lake tables wait here for them (25 CM days
-are about 20 MB; F&O days, tens of MB each, beyond the bound are read back from disk). A forked
+are a few MB; F&O days beyond the bound are read back from disk). A forked
 worker (`--workers 2`) has its own, mostly empty, and reads the files.
 """
 import hashlib
 from collections import OrderedDict
 
-KEEP_BYTES = 256 * 2**20  # of the values kept: bytes, Arrow tables (their buffers) and tuples of them
+KEEP_BYTES = 128 * 2**20  # of the values kept: bytes, Arrow tables (their buffers) and tuples of them
 _kept: OrderedDict = OrderedDict()  # path -> (sha256 of the file's bytes, value, its size)
 
 
