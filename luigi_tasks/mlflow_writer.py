@@ -1,6 +1,7 @@
 """Writes finished runs to MLflow, one JSON line per run, in a process of its own.
 
-Run as `python -P mlflow_writer.py` by metrics.py, never imported by the pipeline: MLflow's import
+Run as `python -P mlflow_writer.py` by metrics.py, which imports this module only for `command()`
+(its top imports the standard library alone; MLflow is imported in the writer process): MLflow's import
 and store set-up (1.5-2 s) and its SQL per run then cost the pipeline's tasks nothing, a second
 core does them, and a slow or dead tracking server can only delay this process, never a Luigi task.
 After the first failure for a tracking URI, the rest of its runs are dropped with one warning.
