@@ -11,14 +11,14 @@ from . import availability, layout
 from .config import storage
 from .errors import NoFileError
 from .nse_access import probe
-from .parameters import DatasetParameter
+from .parameters import DatasetParameter, ParamsOnce
 from .run_calendar import day_info, need, now, why
 from .targets import AtomicLocalTarget
 
 logger = logging.getLogger("luigi-interface")
 
 
-class NSEPublished(luigi.ExternalTask):
+class NSEPublished(ParamsOnce, luigi.ExternalTask):
     """NSE has published the day's file, by one probe per process (nse_access.probe).
 
     Required only for a day inside its grace window whose raw file is absent: incomplete, it is
@@ -33,7 +33,7 @@ class NSEPublished(luigi.ExternalTask):
         return not isinstance(probe(self.dataset, self.date), NoFileError)
 
 
-class RecordClosed(luigi.Task):
+class RecordClosed(ParamsOnce, luigi.Task):
     """Record that NSE served nothing, long after it was due, for a day the calendar only guessed.
 
     The record (layout.closed_path) says why, which routes answered what, and when; while it

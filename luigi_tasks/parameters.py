@@ -1,4 +1,4 @@
-"""Luigi parameters the tasks share."""
+"""Luigi parameters the tasks share, and each task class's list of them, found once."""
 import luigi
 
 from .datasets import DATASETS
@@ -42,3 +42,22 @@ def day_parameters(date_parameter=luigi.DateParameter, **date_options) -> tuple:
     its name, by when they were made): LoadClickHouse makes its own, batched, date."""
     return (date_parameter(description="Trade date, YYYY-MM-DD", **date_options),
             DatasetParameter(default="cm", description="Which NSE file"))
+
+
+_PARAMS: dict[type, list] = {}  # task class -> its (name, Parameter) pairs, in declaration order
+
+
+class ParamsOnce:
+    """A task class (or luigi.Config) whose parameters are looked up once, not on every instance.
+
+    Luigi finds them with `dir(cls)` each time a task is made, printed or sent to the scheduler
+    (about 20 µs, two thirds of making a stage task; a year's backfill makes and prints tens of
+    thousands). A class's parameters are its class attributes, set when it is defined; a subclass
+    defined later has its own entry.
+    """
+
+    @classmethod
+    def get_params(cls):
+        if cls not in _PARAMS:
+            _PARAMS[cls] = super().get_params()
+        return list(_PARAMS[cls])

@@ -20,7 +20,7 @@ from .config import batch, clickhouse, nse, retries, storage
 from .datasets import DATASETS
 from .errors import BhavcopyError, ExplainedError, NoFileError
 from .gates import day_requires
-from .parameters import DayOrDays, day_parameters
+from .parameters import DayOrDays, ParamsOnce, day_parameters
 from .run_calendar import default_trade_date, is_session, need, why
 from .targets import AtomicLocalTarget, SealedTarget, stage_target
 
@@ -32,7 +32,7 @@ def explained(exception) -> str | None:
     return str(exception) if isinstance(exception, ExplainedError) else None
 
 
-class DayTask(luigi.Task):
+class DayTask(ParamsOnce, luigi.Task):
     """A stage of one dataset on one trading day."""
 
     priority = 2  # above the loads (LoadClickHouse) and the day's checks (actions_task.CheckActions)
@@ -394,7 +394,7 @@ class StagesFailed(ExplainedError):
     """Stages of a BhavcopyETL run failed, their attempts spent; the message has one line for each."""
 
 
-class BhavcopyETL(luigi.Task):
+class BhavcopyETL(ParamsOnce, luigi.Task):
     """Everything for one trading day: `luigi --module luigi_tasks BhavcopyETL --date 2025-06-18`.
 
     What each dataset needs comes from availability.need: nothing on a closed day, before the
