@@ -140,17 +140,17 @@ class SealedTarget(AtomicLocalTarget):
 
     @contextmanager
     def replacing(self, rows: Callable[[str], int], extra: Callable[[], dict] = dict,
-                  before_replace: Callable[[], None] | None = None):
+                  before_replace: Callable[[], None] | None = None, sha256: Callable[[str], str] = sha256_of):
         """Write to a temp path; then invalidate (`before_replace`), drop the old seal, replace, seal.
 
-        `rows(temp)` counts what was written; the seal is written last, so a kill anywhere
-        before it leaves this stage not done rather than done with the wrong seal.
+        `rows(temp)` counts what was written and `sha256(temp)` hashes it; the seal is written last,
+        so a kill anywhere before it leaves this stage not done rather than done with the wrong seal.
         """
         facts = {}
 
         def swap():
             facts.update(file=os.path.basename(self.path), bytes=os.path.getsize(temp),
-                         sha256=sha256_of(temp), rows=rows(temp))
+                         sha256=sha256(temp), rows=rows(temp))
             facts.update(extra())
             if before_replace is not None:
                 before_replace()
@@ -163,6 +163,16 @@ class SealedTarget(AtomicLocalTarget):
             yield temp
         facts["written_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.seal.write_json(facts)
+
+    def replace_with(self, data, rows: int, extra: Callable[[], dict] = dict,
+                     before_replace: Callable[[], None] | None = None) -> str:
+        """`replacing`, for a file whose bytes and rows the writer holds: the seal's hash is of the
+        bytes written, and nothing is read back to hash or count them. Returns that SHA-256."""
+        digest = hashlib.sha256(data).hexdigest()
+        with self.replacing(lambda _: rows, extra, before_replace, sha256=lambda _: digest) as temp:
+            with open(temp, "wb") as handle:
+                handle.write(data)
+        return digest
 
     def read_seal(self) -> dict:
         return self.seal.read_json()

@@ -11,7 +11,6 @@ import logging
 import os
 import time
 from datetime import date
-from pathlib import Path
 
 import luigi
 
@@ -170,9 +169,8 @@ class DownloadBhavcopy(DayTask):
         self.report(f"Checking {fetched.url} from {fetched.route} ({len(fetched.body):,} bytes)", 60)
         # a refetch that replaces a file the lake was built from proves the new one first
         checked = download.check(self.spec, self.date, fetched, nse().max_bytes, self.redoing(), copied_from)
-        with self.output().replacing(rows=lambda _: checked.rows, extra=lambda: checked.sidecar,
-                                     before_replace=self.invalidate) as path:
-            Path(path).write_bytes(fetched.body)
+        self.output().replace_with(fetched.body, rows=checked.rows, extra=lambda: checked.sidecar,
+                                   before_replace=self.invalidate)
         if checked.sidecar["content"] == "zip" and self.spec.zipped:  # what the parse would unzip again
             handoff.keep(self.output().path, digest, (checked.member, checked.csv_bytes))
         self.report(f"Downloaded {checked.member} via {fetched.route}", 100)
@@ -227,8 +225,7 @@ class ParseBhavcopy(DayTask):
         table = self.spec.parse(csv_bytes, self.date, member, layout_found)
         if self.redoing():  # the normalized and lake files stay until the new rows pass the rules too
             self.spec.validate(self.spec.to_canonical(table), self.date, member)
-        with self.output().replacing(rows=lake.stage_rows, before_replace=self.invalidate) as path:
-            lake.write_stage(table, path)
+        self.output().replace_with(lake.stage_bytes(table), rows=table.num_rows, before_replace=self.invalidate)
         self.metrics["raw_rows_parsed"] = table.num_rows
         self.report(f"Parsed {table.num_rows:,} rows", 100)
 
@@ -250,10 +247,9 @@ class NormalizeBhavcopy(DayTask):
             raise RuntimeError(f"{self.date} {self.input().path}: rows lost in validation")
         outputs = self.output()
         # Rejects first: the good rows' file is what marks the stage done.
-        with outputs["rejects"].replacing(rows=lake.stage_rows, before_replace=self.invalidate) as path:
-            lake.write_stage(checked.rejects, path)
-        with outputs["rows"].replacing(rows=lake.stage_rows) as path:
-            lake.write_stage(checked.good, path)
+        outputs["rejects"].replace_with(lake.stage_bytes(checked.rejects), rows=checked.rejects.num_rows,
+                                        before_replace=self.invalidate)
+        outputs["rows"].replace_with(lake.stage_bytes(checked.good), rows=checked.good.num_rows)
         if checked.rejects.num_rows:
             logger.warning("%s %s: %d rows rejected, see %s", self.dataset, self.date, checked.rejects.num_rows,
                            outputs["rejects"].path)
@@ -279,13 +275,10 @@ class WriteParquet(DayTask):
         return self.sealed(layout.lake_path)
 
     def work(self):
-        with self.output().replacing(rows=lake.parquet_rows, before_replace=self.invalidate) as path:
-            table = lake.publish(self.input()["rows"].path, path)
-        handoff.keep(self.output().path, self.output().read_seal()["sha256"], table)
-        self.metrics.update(
-            rows_written=table.num_rows,
-            parquet_size_mb=round(os.path.getsize(self.output().path) / 1e6, 6),
-        )
+        table, data = lake.publish(self.input()["rows"].path)
+        digest = self.output().replace_with(data, rows=table.num_rows, before_replace=self.invalidate)
+        handoff.keep(self.output().path, digest, table)
+        self.metrics.update(rows_written=table.num_rows, parquet_size_mb=round(data.size / 1e6, 6))
 
 
 class LoadClickHouse(DayTask):

@@ -106,6 +106,32 @@ def test_a_sealed_file_records_its_bytes_sha256_and_rows(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["day.csv"]
 
 
+def test_a_file_written_from_its_bytes_has_the_seal_a_written_path_gets(tmp_path):
+    by_path, by_bytes = SealedTarget(str(tmp_path / "a" / "day.csv")), SealedTarget(str(tmp_path / "b" / "day.csv"))
+    write_sealed(by_path, b"a\nb\n")
+    invalidated = []
+    digest = by_bytes.replace_with(b"a\nb\n", rows=2, extra=lambda: {"route": "test"},
+                                   before_replace=lambda: invalidated.append(True))
+    assert digest == hashlib.sha256(b"a\nb\n").hexdigest() and invalidated == [True]
+    assert (tmp_path / "b" / "day.csv").read_bytes() == b"a\nb\n"
+    assert ({k: v for k, v in by_bytes.read_seal().items() if k != "written_at"}
+            == {k: v for k, v in by_path.read_seal().items() if k != "written_at"})
+    assert by_bytes.exists() and by_bytes.problem() is None
+
+
+def test_a_file_written_from_bytes_whose_redo_fails_before_the_swap_keeps_the_old_one(tmp_path):
+    target = SealedTarget(str(tmp_path / "day.csv"))
+    target.replace_with(b"old\n", rows=1)
+
+    def refuse():
+        raise RuntimeError("a later stage could not be marked to redo")
+
+    with pytest.raises(RuntimeError):
+        target.replace_with(b"new\nfile\n", rows=2, before_replace=refuse)
+    assert (tmp_path / "day.csv").read_bytes() == b"old\n" and target.exists() and target.read_seal()["rows"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".day.csv.seal.json", "day.csv"]  # no temp file left
+
+
 def test_a_file_without_its_seal_or_of_another_size_is_not_done(tmp_path):
     target = SealedTarget(str(tmp_path / "day.csv"))
     write_sealed(target, b"a\nb\n")
