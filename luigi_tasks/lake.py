@@ -49,9 +49,10 @@ def write_stage(table: pa.Table, path) -> int:
     return table.num_rows
 
 
-def read_stage(path) -> pa.Table:
-    with pa.OSFile(str(path)) as source:
-        return ipc.open_file(source).read_all()
+def read_stage(source) -> pa.Table:
+    """A stage's file, from its path or from its bytes already read."""
+    with (pa.BufferReader(source) if isinstance(source, bytes) else pa.OSFile(str(source))) as stream:
+        return ipc.open_file(stream).read_all()
 
 
 def stage_rows(path) -> int:
@@ -62,12 +63,6 @@ def stage_rows(path) -> int:
         if written is not None:
             return int(written)
         return sum(reader.get_record_batch(i).num_rows for i in range(reader.num_record_batches))
-
-
-def publish(normalized_path) -> tuple[pa.Table, pa.Buffer]:
-    """The lake file of a day: the normalized file's rows (for the load) and their zstd Parquet bytes."""
-    table = read_stage(normalized_path)
-    return table, table_bytes(table)
 
 
 def parquet_rows(path) -> int:

@@ -141,6 +141,19 @@ class DayTask(ParamsOnce, luigi.Task):
     def work(self):
         raise NotImplementedError
 
+    def input_table(self, target: SealedTarget):
+        """The rows of the stage file before this one: the table its stage kept for exactly these bytes
+        (handoff.py), else decoded from them."""
+        with open(target.path, "rb") as handle:
+            body = handle.read()
+        kept = handoff.take(target.path, handoff.digest(body))
+        return lake.read_stage(body) if kept is None else kept
+
+    def output_table(self, target: SealedTarget, table, before_replace=None) -> None:
+        """Write a stage file of `table`, and keep `table` for the next stage to take."""
+        digest = target.replace_with(lake.stage_bytes(table), rows=table.num_rows, before_replace=before_replace)
+        handoff.keep(target.path, digest, table)
+
     def on_failure(self, exception):
         return explained(exception) or super().on_failure(exception)
 
@@ -225,7 +238,7 @@ class ParseBhavcopy(DayTask):
         table = self.spec.parse(csv_bytes, self.date, member, layout_found)
         if self.redoing():  # the normalized and lake files stay until the new rows pass the rules too
             self.spec.validate(self.spec.to_canonical(table), self.date, member)
-        self.output().replace_with(lake.stage_bytes(table), rows=table.num_rows, before_replace=self.invalidate)
+        self.output_table(self.output(), table, before_replace=self.invalidate)
         self.metrics["raw_rows_parsed"] = table.num_rows
         self.report(f"Parsed {table.num_rows:,} rows", 100)
 
@@ -240,7 +253,7 @@ class NormalizeBhavcopy(DayTask):
         return {"rows": self.sealed(layout.normalized_path), "rejects": self.sealed(layout.rejects_path)}
 
     def work(self):
-        staged = lake.read_stage(self.input().path)
+        staged = self.input_table(self.input())
         canonical = self.spec.to_canonical(staged)  # as many rows as staged, unless the dataset expands
         checked = self.spec.validate(canonical, self.date, self.input().path)
         if checked.good.num_rows + checked.rejects.num_rows != canonical.num_rows:
@@ -249,7 +262,7 @@ class NormalizeBhavcopy(DayTask):
         # Rejects first: the good rows' file is what marks the stage done.
         outputs["rejects"].replace_with(lake.stage_bytes(checked.rejects), rows=checked.rejects.num_rows,
                                         before_replace=self.invalidate)
-        outputs["rows"].replace_with(lake.stage_bytes(checked.good), rows=checked.good.num_rows)
+        self.output_table(outputs["rows"], checked.good)
         if checked.rejects.num_rows:
             logger.warning("%s %s: %d rows rejected, see %s", self.dataset, self.date, checked.rejects.num_rows,
                            outputs["rejects"].path)
@@ -275,7 +288,8 @@ class WriteParquet(DayTask):
         return self.sealed(layout.lake_path)
 
     def work(self):
-        table, data = lake.publish(self.input()["rows"].path)
+        table = self.input_table(self.input()["rows"])
+        data = lake.table_bytes(table)
         digest = self.output().replace_with(data, rows=table.num_rows, before_replace=self.invalidate)
         handoff.keep(self.output().path, digest, table)
         self.metrics.update(rows_written=table.num_rows, parquet_size_mb=round(data.size / 1e6, 6))

@@ -3,7 +3,7 @@ import pyarrow.parquet as pq
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_tasks import handoff, lake, layout
-from luigi_tasks.tasks import LoadClickHouse, WriteParquet
+from luigi_tasks.tasks import LoadClickHouse, NormalizeBhavcopy, ParseBhavcopy, WriteParquet
 
 from tests.test_tasks import UDIFF_DAY
 from tests.test_tasks_clickhouse import clickhouse_totals
@@ -37,3 +37,21 @@ def test_a_lake_file_replaced_after_it_was_written_is_loaded_from_disk(data_dir,
         pq.write_table(written.slice(0, 10), path, compression="zstd")
     assert run_tasks(LoadClickHouse(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
     assert clickhouse_totals(UDIFF_DAY)[0] == 10 < written.num_rows
+
+
+def test_a_staging_file_replaced_after_it_was_written_is_read_from_disk(data_dir, nse_server, run_tasks):
+    assert run_tasks(ParseBhavcopy(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
+    staged = lake.read_stage(layout.staging_path(data_dir, "cm", UDIFF_DAY))
+    # Another run replaces the staging file (sealed) before this process normalizes it.
+    ParseBhavcopy(date=UDIFF_DAY).output().replace_with(lake.stage_bytes(staged.slice(0, 10)), rows=10)
+    assert run_tasks(WriteParquet(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
+    assert lake.read_stage(layout.normalized_path(data_dir, "cm", UDIFF_DAY)).num_rows == 10 < staged.num_rows
+    assert pq.read_metadata(layout.lake_path(data_dir, "cm", UDIFF_DAY)).num_rows == 10
+
+
+def test_a_normalized_file_replaced_after_it_was_written_is_read_from_disk(data_dir, nse_server, run_tasks):
+    assert run_tasks(NormalizeBhavcopy(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
+    normalized = lake.read_stage(layout.normalized_path(data_dir, "cm", UDIFF_DAY))
+    NormalizeBhavcopy(date=UDIFF_DAY).output()["rows"].replace_with(lake.stage_bytes(normalized.slice(0, 7)), rows=7)
+    assert run_tasks(WriteParquet(date=UDIFF_DAY)).status == LuigiStatusCode.SUCCESS
+    assert lake.read_table(layout.lake_path(data_dir, "cm", UDIFF_DAY)).equals(normalized.slice(0, 7))

@@ -60,12 +60,9 @@ def test_a_truncated_stage_file_is_refused_not_read_short(tmp_path):
         lake.read_stage(path)
 
 
-def test_publish_gives_the_normalized_rows_and_their_zstd_parquet_bytes(tmp_path):
+def test_a_lake_file_holds_the_rows_as_zstd_parquet(tmp_path):
     rows = cm_rows(3000)
-    lake.write_stage(rows, tmp_path / "normalized.arrow")
-    table, data = lake.publish(tmp_path / "normalized.arrow")
-    assert table.equals(rows)
-    (tmp_path / "lake.parquet").write_bytes(data)
+    (tmp_path / "lake.parquet").write_bytes(lake.table_bytes(rows))
     metadata = pq.ParquetFile(tmp_path / "lake.parquet").metadata
     assert metadata.row_group(0).column(0).compression == "ZSTD"
     assert lake.read_table(tmp_path / "lake.parquet").equals(rows)
