@@ -4,6 +4,7 @@ Precedence, highest first: a value passed in code, the environment variable, the
 command line (`--nse-base-url`), `luigi.cfg`, the default below. Environment wins
 over the file so that a systemd unit or CI can redirect a run without editing it.
 """
+import configparser
 import os
 import types
 from pathlib import Path
@@ -65,13 +66,14 @@ def _sources(cls) -> tuple | None:
     read each time, as is every section of a config that is not an INI file (luigi's toml parser).
     """
     config = luigi.configuration.get_config()
-    sections, defaults = getattr(config, "_sections", None), getattr(config, "_defaults", None)
-    if not isinstance(sections, dict) or not isinstance(defaults, dict):
+    if not isinstance(config, configparser.RawConfigParser):
         return None
-    own, shared = tuple(sections.get(cls.get_task_family(), {}).items()), tuple(defaults.items())
-    if any(isinstance(value, str) and "$" in value for _, value in own + shared):
+    family = cls.get_task_family()
+    # the section's options with [DEFAULT]'s, uninterpolated (ConfigParser's public reads)
+    values = tuple(config.items(family, raw=True) if config.has_section(family) else config.defaults().items())
+    if any(isinstance(value, str) and "$" in value for _, value in values):
         return None
-    return (config, CmdlineParser.get_instance(), own, shared, tuple(os.environ.get(var) for var in cls.env_vars.values()))
+    return (config, CmdlineParser.get_instance(), values, tuple(os.environ.get(var) for var in cls.env_vars.values()))
 
 
 class storage(Section):

@@ -501,7 +501,8 @@ class BhavcopyETL(ParamsOnce, luigi.Task):
             if isinstance(task, DayTask):
                 done.append(task)
                 # not Luigi's repr of the task: it works out every parameter again (~30 µs a stage)
-                self.report(f"{len(done)} stages done; last {task.task_family} {task.dataset} {task.date}")
+                self.report(f"{len(done)} stages done; last {task.task_family} {task.dataset} "
+                            f"{','.join(map(str, task.days))}")
 
         failures, finished = batch_run.run(chains, on_success=succeeded)
         self.failed_days = {day for task, _ in failures if isinstance(task, DayTask) for day in task.unfinished_days()}
