@@ -9,7 +9,7 @@ import luigi
 
 from . import availability, layout
 from .config import storage
-from .errors import NoFileError
+from .errors import NetworkError, NoFileError
 from .nse_access import probe
 from .parameters import DatasetParameter, ParamsOnce
 from .run_calendar import day_info, need, now, why
@@ -64,7 +64,14 @@ def day_requires(dataset: str, day: date, root) -> "list | bool":
         return True
     if needed is availability.Need.CLOSED_IF_MISSING and layout.closed_path(root, dataset, day).exists():
         return []
-    if not isinstance(probe(dataset, day), NoFileError):
+    try:
+        answer = probe(dataset, day)
+    except NetworkError:
+        # Unknown while NSE cannot be reached: the download asks again, with its retries, and fails
+        # in one line naming the host; a traceback out of complete() would fail the whole run's
+        # scheduling. Nothing is recorded: a late or closed day needs NSE's answer.
+        return True
+    if not isinstance(answer, NoFileError):
         return True
     if needed is availability.Need.LATE_IF_MISSING:
         return [NSEPublished(date=day, dataset=dataset)]

@@ -272,3 +272,18 @@ def test_a_backfill_from_nses_first_day_runs_without_refusal(data_dir, nse_serve
     assert not (data_dir / "raw" / "fo").exists()  # F&O starts 2000-06-12: nothing to ask for
     assert not any("/DERIVATIVES/" in p or "/content/fo/" in p for p in nse_server.paths_requested())
     assert not any("1994/OCT" in p or "19941031" in p or "19941101" in p for p in nse_server.paths_requested())
+
+
+def test_nse_unreachable_in_the_evening_is_one_line_not_a_traceback(data_dir, tmp_path):
+    """At 19:30 the day's file is asked for while scheduling (is it late?). With NSE unreachable that
+    answer is unknown: the day's download runs and fails with its one-line network error (exit 30),
+    not a traceback out of complete() and Luigi's "failed scheduling"."""
+    from tests.support import free_port
+
+    nowhere = type("Unreachable", (), {"url": f"http://127.0.0.1:{free_port()}"})()
+    code, out = cli(data_dir, nowhere, tmp_path, AT_1930, "BhavcopyETL", "--date", DAY.isoformat(),
+                    "--load-to-clickhouse", "false")
+    assert code == 30, out[-2000:]
+    assert "Traceback" not in out and "failed scheduling" not in out, out[-3000:]
+    assert f"{DAY} http://127.0.0.1:" in out and "cannot reach 127.0.0.1:" in out
+    assert not (data_dir / "raw").exists() and not (data_dir / "closed").exists()
