@@ -269,10 +269,14 @@ def test_overlapping_backfills_at_once_load_every_day_once(tmp_path, scheduler):
         # Against luigid a task of both ranges runs once, in one of them; the other run reports it as not
         # granted to it ([retcode] not_run). With local schedulers both runs do the shared days, and a
         # stage of one may remove the other's later outputs (it redoes them), which can fail the other's
-        # BhavcopyETL or RangeDaily ("Unfulfilled dependency"): never a load.
+        # BhavcopyETL or RangeDaily ("Unfulfilled dependency"). A batch's loads run after all its writes,
+        # as one task, so the other run's redo can also leave that task a lake file short: it fails the
+        # same way and is retried. A load never fails for any other reason (the engine, its lock).
         assert set(codes) <= {0, NOT_RUN, TASK_FAILED}, everything[-6000:]
         assert not any(error in everything for error in LOCK_ERRORS), everything[-6000:]
-        assert "failed    LoadClickHouse(" not in everything, everything[-6000:]
+        failed_loads = everything.count("failed    LoadClickHouse(")
+        assert failed_loads <= everything.count("RuntimeError: Unfulfilled dependency at run time: WriteParquet_"), \
+            everything[-6000:]
         if TASK_FAILED in codes:
             completed = launch(env, args=catch_up)  # as the next run would: it completes what the failed run left
             assert completed.returncode == 0, output_of(completed)[-3000:]
