@@ -28,7 +28,7 @@ def raw_sidecar_path(root: Path, dataset: str, day: date) -> Path:
     return _dated(root, "raw", dataset, day, ".json")
 
 
-# The stages' own files are Arrow IPC (lake.write_stage); the lake alone is Parquet. A `.parquet`
+# The stages' own files are Arrow IPC (lake.stage_bytes); the lake alone is Parquet. A `.parquet`
 # file left in these folders by an older version is not a target: the day is parsed again from raw.
 STAGE_SUFFIX = ".arrow"
 
