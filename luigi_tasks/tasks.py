@@ -149,10 +149,13 @@ class DayTask(ParamsOnce, luigi.Task):
         kept = handoff.take(target.path, handoff.digest(body))
         return lake.read_stage(body) if kept is None else kept
 
-    def output_table(self, target: SealedTarget, table, before_replace=None) -> None:
-        """Write a stage file of `table`, and keep `table` for the next stage to take."""
-        digest = target.replace_with(lake.stage_bytes(table), rows=table.num_rows, before_replace=before_replace)
+    def output_table(self, target: SealedTarget, table, before_replace=None, encode=lake.stage_bytes):
+        """Write `table` as `target`'s file (`encode`: its bytes) and keep it for the next stage to
+        take; returns the bytes written."""
+        data = encode(table)
+        digest = target.replace_with(data, rows=table.num_rows, before_replace=before_replace)
         handoff.keep(target.path, digest, table)
+        return data
 
     def on_failure(self, exception):
         return explained(exception) or super().on_failure(exception)
@@ -289,9 +292,7 @@ class WriteParquet(DayTask):
 
     def work(self):
         table = self.input_table(self.input()["rows"])
-        data = lake.table_bytes(table)
-        digest = self.output().replace_with(data, rows=table.num_rows, before_replace=self.invalidate)
-        handoff.keep(self.output().path, digest, table)
+        data = self.output_table(self.output(), table, before_replace=self.invalidate, encode=lake.table_bytes)
         self.metrics.update(rows_written=table.num_rows, parquet_size_mb=round(data.size / 1e6, 6))
 
 
